@@ -1,0 +1,20 @@
+"""Exit 0 when the configured database answers, else print one line and exit 1."""
+
+import os
+import sys
+from pathlib import Path
+
+import django
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "todoproject.settings")
+django.setup()
+
+from django.db import connection  # noqa: E402
+from django.db.utils import OperationalError  # noqa: E402
+
+try:
+    connection.ensure_connection()
+except OperationalError as exc:
+    reason = str(exc).strip().splitlines()[0]
+    sys.exit(f"error: cannot connect to the database: {reason}")

@@ -1,0 +1,78 @@
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from tests.factories import TaskFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = reverse("admin:accounts_user_changelist")
+
+
+@pytest.fixture
+def staff_client(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+def test_user_list_shows_task_counts(staff_client, user, other_user):
+    TaskFactory.create_batch(3, owner=user)
+
+    response = staff_client.get(CHANGELIST)
+
+    counts = {u.username: u._task_count for u in response.context["cl"].result_list}
+    assert counts == {"admin": 0, "alice": 3, "bob": 0}
+
+
+def test_user_list_query_count_does_not_grow_with_users(staff_client):
+    UserFactory.create_batch(2)
+    with CaptureQueriesContext(connection) as few:
+        staff_client.get(CHANGELIST)
+
+    for owner in UserFactory.create_batch(20):
+        TaskFactory(owner=owner)
+    with CaptureQueriesContext(connection) as many:
+        staff_client.get(CHANGELIST)
+
+    assert len(many) == len(few)
+
+
+def test_user_list_links_to_the_users_tasks(staff_client, user):
+    response = staff_client.get(CHANGELIST)
+
+    expected = reverse("admin:tasks_task_changelist") + f"?owner__id__exact={user.pk}"
+    assert expected in response.text
+
+
+@pytest.mark.parametrize("page", ["add", "change"])
+def test_user_pages_render_for_staff(staff_client, user, page):
+    args = [user.pk] if page == "change" else []
+
+    response = staff_client.get(reverse(f"admin:accounts_user_{page}", args=args))
+
+    assert response.status_code == 200
+
+
+def test_admin_can_add_a_user_with_email(staff_client):
+    from accounts.models import User
+
+    response = staff_client.post(
+        reverse("admin:accounts_user_add"),
+        {
+            "username": "dave",
+            "email": "dave@example.com",
+            "password1": "a-long-enough-password-1",
+            "password2": "a-long-enough-password-1",
+            "usable_password": "true",
+        },
+    )
+
+    assert response.status_code == 302
+    assert User.objects.get(username="dave").email == "dave@example.com"
+
+
+def test_non_staff_cannot_open_the_user_list(client, user):
+    client.force_login(user)
+
+    assert client.get(CHANGELIST).status_code == 302

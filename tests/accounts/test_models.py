@@ -1,0 +1,80 @@
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from tests.factories import UserFactory
+
+User = get_user_model()
+
+pytestmark = pytest.mark.django_db
+
+
+def test_user_model_is_the_custom_one():
+    assert User._meta.label == "accounts.User"
+
+
+def test_create_user_hashes_password_and_keeps_email():
+    user = User.objects.create_user("carol", "carol@example.com", "s3cret-pass")
+
+    user.refresh_from_db()
+    assert user.email == "carol@example.com"
+    assert user.check_password("s3cret-pass")
+    assert not user.is_staff
+
+
+def test_create_superuser_is_staff_and_superuser():
+    admin = User.objects.create_superuser("root", "root@example.com", "s3cret-pass")
+
+    assert admin.is_staff
+    assert admin.is_superuser
+
+
+def test_create_user_without_email_is_refused():
+    with pytest.raises(ValueError, match="email address must be set"):
+        User.objects.create_user("carol", "", "s3cret-pass")
+
+
+def test_email_domain_is_normalised_on_save():
+    user = UserFactory(email="  Carol@EXAMPLE.Com ")
+
+    user.refresh_from_db()
+    assert user.email == "Carol@example.com"
+
+
+def test_blank_email_fails_validation():
+    user = User(username="carol", email="")
+
+    with pytest.raises(ValidationError) as excinfo:
+        user.full_clean()
+
+    assert "email" in excinfo.value.message_dict
+
+
+def test_email_differing_only_in_case_is_refused_by_the_database():
+    UserFactory(username="carol", email="carol@example.com")
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        UserFactory(username="carol2", email="CAROL@example.com")
+
+
+def test_email_differing_only_in_case_fails_validation():
+    UserFactory(username="carol", email="carol@example.com")
+    duplicate = User(username="carol2", email="Carol@Example.com")
+    duplicate.set_unusable_password()
+
+    with pytest.raises(ValidationError) as excinfo:
+        duplicate.full_clean()
+
+    assert "A user with that email address already exists." in str(excinfo.value)
+
+
+def test_username_differing_only_in_case_is_refused_by_the_database():
+    UserFactory(username="carol")
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        UserFactory(username="Carol")
+
+
+def test_str_is_the_username():
+    assert str(UserFactory(username="carol")) == "carol"

@@ -1,0 +1,133 @@
+import pytest
+from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from tasks.models import Task
+from tests.factories import TaskFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = reverse("admin:tasks_task_changelist")
+
+
+@pytest.fixture
+def staff_client(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+def changelist_queries(client, params=""):
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(CHANGELIST + params)
+    assert response.status_code == 200
+    return len(queries)
+
+
+def test_changelist_renders_tasks_with_owner(staff_client, task):
+    response = staff_client.get(CHANGELIST)
+
+    assert response.status_code == 200
+    assert "Buy milk" in response.text
+    assert "alice" in response.text
+
+
+def test_changelist_query_count_does_not_grow_with_rows(staff_client):
+    TaskFactory.create_batch(3)
+    few = changelist_queries(staff_client)
+
+    TaskFactory.create_batch(30)
+    many = changelist_queries(staff_client)
+
+    assert many == few
+
+
+def test_changelist_search_by_title_and_owner_email(staff_client, task, other_task):
+    by_title = staff_client.get(CHANGELIST, {"q": "milk"})
+    by_email = staff_client.get(CHANGELIST, {"q": "bob@example"})
+
+    assert list(by_title.context["cl"].result_list) == [task]
+    assert list(by_email.context["cl"].result_list) == [other_task]
+
+
+def test_changelist_filters_by_completed(staff_client, user):
+    TaskFactory(owner=user, title="open one")
+    done = TaskFactory(owner=user, title="done one", completed=True)
+
+    response = staff_client.get(CHANGELIST, {"completed__exact": "1"})
+
+    assert list(response.context["cl"].result_list) == [done]
+
+
+@pytest.mark.parametrize(
+    ("action", "expected"), [("mark_done", True), ("mark_not_done", False)]
+)
+def test_actions_change_exactly_the_selected_rows(staff_client, action, expected):
+    selected = TaskFactory.create_batch(3, completed=not expected)
+    untouched = TaskFactory.create_batch(2, completed=not expected)
+
+    response = staff_client.post(
+        CHANGELIST,
+        {"action": action, "_selected_action": [t.pk for t in selected]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert "3 tasks marked as" in response.text
+    assert set(Task.objects.filter(completed=expected)) == set(selected)
+    assert all(Task.objects.get(pk=t.pk).completed is (not expected) for t in untouched)
+
+
+def test_change_page_shows_read_only_timestamps(staff_client, task):
+    response = staff_client.get(reverse("admin:tasks_task_change", args=[task.pk]))
+
+    assert response.status_code == 200
+    assert 'name="created_at"' not in response.text
+    assert "Created at" in response.text
+
+
+def test_add_page_renders(staff_client):
+    assert staff_client.get(reverse("admin:tasks_task_add")).status_code == 200
+
+
+def test_owner_autocomplete_finds_users(staff_client, user):
+    response = staff_client.get(
+        reverse("admin:autocomplete"),
+        {
+            "term": "ali",
+            "app_label": "tasks",
+            "model_name": "task",
+            "field_name": "owner",
+        },
+    )
+
+    assert response.status_code == 200
+    assert [r["text"] for r in response.json()["results"]] == ["alice"]
+
+
+def test_non_staff_user_is_sent_to_the_login_page(client, user):
+    client.force_login(user)
+
+    response = client.get(CHANGELIST)
+
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("admin:login"))
+
+
+def test_staff_without_task_permission_is_refused(client):
+    staff = UserFactory(is_staff=True)
+    client.force_login(staff)
+
+    assert client.get(CHANGELIST).status_code == 403
+
+
+def test_staff_with_view_permission_sees_the_list(client, task):
+    staff = UserFactory(is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_task"))
+    client.force_login(staff)
+
+    response = client.get(CHANGELIST)
+
+    assert response.status_code == 200
+    assert "Buy milk" in response.text

@@ -1,0 +1,263 @@
+import pytest
+from django.core.exceptions import ValidationError
+
+from tasks import services
+from tasks.models import Task
+from tests.factories import TaskFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def snapshot(task):
+    """Return the stored state of `task`, read past every service."""
+    return Task.objects.filter(pk=task.pk).values().get()
+
+
+# create_task
+
+
+def test_create_task_saves_a_task_owned_by_the_caller(user):
+    task = services.create_task(user, title="Buy milk", description="Two litres")
+
+    stored = Task.objects.get(pk=task.pk)
+    assert stored.owner == user
+    assert (stored.title, stored.description, stored.completed) == (
+        "Buy milk",
+        "Two litres",
+        False,
+    )
+
+
+def test_create_task_with_blank_title_saves_nothing(user):
+    with pytest.raises(ValidationError) as excinfo:
+        services.create_task(user, title="   ")
+
+    assert "title" in excinfo.value.message_dict
+    assert not Task.objects.exists()
+
+
+def test_create_task_with_too_long_title_saves_nothing(user):
+    with pytest.raises(ValidationError):
+        services.create_task(user, title="x" * 201)
+
+    assert not Task.objects.exists()
+
+
+def test_create_task_refuses_an_unsaved_owner():
+    from accounts.models import User
+
+    with pytest.raises(ValueError, match="saved user"):
+        services.create_task(User(username="ghost"), title="Boo")
+
+
+def test_create_task_runs_one_query(user, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        services.create_task(user, title="Buy milk")
+
+
+# get_tasks
+
+
+def test_get_tasks_returns_only_the_callers_tasks_newest_first(user, other_user):
+    older = TaskFactory(owner=user)
+    newer = TaskFactory(owner=user)
+    TaskFactory(owner=other_user)
+
+    assert list(services.get_tasks(user)) == [newer, older]
+
+
+def test_get_tasks_filters_by_completed(user):
+    open_task = TaskFactory(owner=user)
+    done_task = TaskFactory(owner=user, completed=True)
+
+    assert list(services.get_tasks(user, completed=False)) == [open_task]
+    assert list(services.get_tasks(user, completed=True)) == [done_task]
+
+
+def test_get_tasks_refuses_a_non_boolean_filter(user):
+    with pytest.raises(TypeError, match="completed must be"):
+        services.get_tasks(user, completed="no")
+
+
+def test_get_tasks_page_is_one_query(user, django_assert_num_queries):
+    TaskFactory.create_batch(60, owner=user)
+
+    with django_assert_num_queries(1):
+        page = list(services.get_tasks(user, completed=False)[:50])
+
+    assert len(page) == 50
+
+
+# get_task
+
+
+def test_get_task_returns_the_callers_task(task, user):
+    assert services.get_task(user, task.pk) == task
+
+
+def test_get_task_accepts_an_id_given_as_text(task, user):
+    assert services.get_task(user, str(task.pk)) == task
+
+
+@pytest.mark.parametrize("task_id", [0, 10**6, -1, "abc", None, True, 2**70])
+def test_get_task_with_a_bad_or_unknown_id_is_not_found(user, task_id):
+    with pytest.raises(Task.DoesNotExist, match=r"does not exist"):
+        services.get_task(user, task_id)
+
+
+def test_get_task_is_one_query(task, user, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        services.get_task(user, task.pk)
+
+
+# update_task
+
+
+def test_update_task_changes_the_given_fields(task, user):
+    updated = services.update_task(user, task.pk, title="Buy oat milk", completed=True)
+
+    task.refresh_from_db()
+    assert (task.title, task.description, task.completed) == (
+        "Buy oat milk",
+        "Two litres",
+        True,
+    )
+    assert updated.title == "Buy oat milk"
+    assert updated.updated_at == task.updated_at
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"owner": None}, {"id": 1}, {"created_at": None}, {"title": "ok", "nope": 1}],
+)
+def test_update_task_refuses_other_fields_and_changes_nothing(task, user, changes):
+    before = snapshot(task)
+
+    # owner= collides with the parameter itself: Python's own TypeError.
+    with pytest.raises(TypeError, match="cannot change|multiple values"):
+        services.update_task(user, task.pk, **changes)
+
+    assert snapshot(task) == before
+
+
+@pytest.mark.parametrize(
+    "changes", [{"title": ""}, {"title": "x" * 201}, {"completed": "maybe"}]
+)
+def test_update_task_with_invalid_values_saves_nothing(task, user, changes):
+    before = snapshot(task)
+
+    with pytest.raises(ValidationError):
+        services.update_task(user, task.pk, **changes)
+
+    assert snapshot(task) == before
+
+
+def test_update_task_of_unknown_id_is_not_found(user):
+    with pytest.raises(Task.DoesNotExist):
+        services.update_task(user, 10**6, title="x")
+
+
+def test_update_task_queries(task, user, django_assert_num_queries):
+    # SAVEPOINT, SELECT ... FOR UPDATE, UPDATE, RELEASE SAVEPOINT: inside
+    # the test's transaction atomic() opens a savepoint, not a transaction.
+    with django_assert_num_queries(4):
+        services.update_task(user, task.pk, title="Buy oat milk")
+
+
+# delete_task
+
+
+def test_delete_task_removes_only_that_task(task, user):
+    kept = TaskFactory(owner=user)
+
+    services.delete_task(user, task.pk)
+
+    assert list(Task.objects.all()) == [kept]
+
+
+def test_delete_task_twice_is_not_found_the_second_time(task, user):
+    services.delete_task(user, task.pk)
+
+    with pytest.raises(Task.DoesNotExist):
+        services.delete_task(user, task.pk)
+
+
+# toggle_complete
+
+
+def test_toggle_complete_flips_and_returns_the_new_state(task, user):
+    toggled = services.toggle_complete(user, task.pk)
+
+    assert toggled.completed is True
+    assert toggled.pk == task.pk
+    assert toggled.title == task.title
+    assert toggled.updated_at > task.updated_at
+    assert services.toggle_complete(user, task.pk).completed is False
+    task.refresh_from_db()
+    assert task.completed is False
+
+
+def test_toggle_complete_is_one_query(task, user, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        services.toggle_complete(user, task.pk)
+
+
+def test_toggle_complete_of_unknown_id_is_not_found(user):
+    with pytest.raises(Task.DoesNotExist):
+        services.toggle_complete(user, 10**6)
+
+
+# Isolation: every service, called by one user on another user's task.
+
+
+def _call_every_service(caller, task_id):
+    return {
+        "get_task": lambda: services.get_task(caller, task_id),
+        "update_task": lambda: services.update_task(caller, task_id, title="Mine"),
+        "update_task_completed": lambda: services.update_task(
+            caller, task_id, completed=True
+        ),
+        "delete_task": lambda: services.delete_task(caller, task_id),
+        "toggle_complete": lambda: services.toggle_complete(caller, task_id),
+    }
+
+
+@pytest.mark.parametrize(
+    "service",
+    [
+        "get_task",
+        "update_task",
+        "update_task_completed",
+        "delete_task",
+        "toggle_complete",
+    ],
+)
+def test_other_users_task_is_not_found_and_unchanged(user, other_task, service):
+    before = snapshot(other_task)
+
+    with pytest.raises(Task.DoesNotExist) as foreign:
+        _call_every_service(user, other_task.pk)[service]()
+
+    assert snapshot(other_task) == before
+    # Someone else's task and a task that never existed look the same,
+    # apart from the id the caller supplied.
+    missing_id = other_task.pk + 1000
+    with pytest.raises(Task.DoesNotExist) as missing:
+        _call_every_service(user, missing_id)[service]()
+    assert str(foreign.value).replace(str(other_task.pk), "N") == str(
+        missing.value
+    ).replace(str(missing_id), "N")
+
+
+def test_get_tasks_never_lists_other_users_tasks(user, other_task):
+    assert list(services.get_tasks(user)) == []
+    assert list(services.get_tasks(user, completed=False)) == []
+
+
+def test_returned_objects_stay_usable_after_the_call(task, user):
+    tasks = services.get_tasks(user)
+    fetched = services.get_task(user, task.pk)
+
+    assert [t.title for t in tasks] == ["Buy milk"]
+    assert fetched.owner == user
+    assert tasks.count() == 1

@@ -1,0 +1,88 @@
+"""Configuration mistakes stop manage.py with one line naming the variable."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def manage(*args, **env):
+    base = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "DATABASE_URL"))
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**base, "DJANGO_ENV_FILE": os.devnull, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "mysqlx://user:pw@host/db",
+            "DATABASE_URL has an unsupported scheme (mysqlx://)",
+        ),
+        ("garbage", "DATABASE_URL has an unsupported scheme (no scheme)"),
+        (
+            "postgres://user:pw@host:notaport/db",
+            "DATABASE_URL is not a valid database URL",
+        ),
+        ("postgres://user:pw@host:5432", "DATABASE_URL names no database"),
+        ("mysql://user:pw@host/db", "does not support"),
+    ],
+)
+def test_malformed_database_url_is_one_clear_line(url, expected):
+    result = manage("check", DATABASE_URL=url, DJANGO_SECRET_KEY="x" * 50)
+
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert expected in lines[0]
+    assert "pw" not in lines[0]
+
+
+def test_missing_secret_key_without_debug_names_the_variable():
+    result = manage("check")
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Configuration error: DJANGO_SECRET_KEY is not set; it is required when "
+        "DJANGO_DEBUG is off (set DJANGO_DEBUG=true for local development)."
+    ]
+
+
+def test_debug_runs_without_a_secret_key():
+    result = manage("check", DJANGO_DEBUG="true")
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_bad_boolean_names_the_variable():
+    result = manage("check", DJANGO_DEBUG="maybe")
+
+    assert result.returncode == 1
+    assert "DJANGO_DEBUG must be a boolean" in result.stderr
+
+
+def test_allowed_hosts_come_from_the_environment():
+    result = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings; print(settings.ALLOWED_HOSTS)",
+        DJANGO_SECRET_KEY="x" * 50,
+        DJANGO_ALLOWED_HOSTS="todo.example.com, api.example.com",
+    )
+
+    assert result.stdout.strip() == "['todo.example.com', 'api.example.com']"

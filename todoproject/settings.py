@@ -1,0 +1,196 @@
+"""
+Settings for todoproject.
+
+Every value that differs between a laptop, CI and production is read from
+the environment here, and only here. A ``.env`` file in the project directory
+(or the file named by ``DJANGO_ENV_FILE``) is read first when it exists;
+variables already set in the environment win. ``.env.example`` lists and
+explains every variable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# DJANGO_ENV_FILE names another file to read; an empty value reads none.
+_env_file = os.environ.get("DJANGO_ENV_FILE", str(BASE_DIR / ".env"))
+if _env_file:
+    load_dotenv(_env_file, override=False)
+
+POSTGRESQL = "django.db.backends.postgresql"
+SQLITE = "django.db.backends.sqlite3"
+SUPPORTED_ENGINES = {POSTGRESQL, SQLITE}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    """Return the boolean environment variable `name`, or `default` if unset."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(
+        f"{name} must be a boolean (true/false, 1/0, yes/no, on/off), got {raw!r}."
+    )
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    """Return the comma-separated environment variable `name` as a list."""
+    raw = os.environ.get(name, default)
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def database_from_url(name: str, url: str) -> dict:
+    """Parse the database URL held in the variable `name` into a Django dict.
+
+    The error names the variable and what is wrong but never echoes the URL,
+    which may carry a password.
+    """
+    try:
+        config = dj_database_url.parse(url)
+    except dj_database_url.UnknownSchemeError as exc:
+        scheme = f"{exc.scheme}://" if exc.scheme else "no scheme"
+        raise ImproperlyConfigured(
+            f"{name} has an unsupported scheme ({scheme}); "
+            "use postgres://user:password@host:port/dbname or sqlite:///path."
+        ) from None
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} is not a valid database URL; "
+            "expected postgres://user:password@host:port/dbname "
+            "(percent-encode special characters in the password)."
+        ) from None
+    if config["ENGINE"] not in SUPPORTED_ENGINES:
+        raise ImproperlyConfigured(
+            f"{name} points at {config['ENGINE']}, which this project does not "
+            "support; use PostgreSQL (postgres://) or SQLite (sqlite:///)."
+        )
+    if config["ENGINE"] == POSTGRESQL and not config.get("NAME"):
+        raise ImproperlyConfigured(
+            f"{name} names no database; add it to the path, e.g. .../todoproject."
+        )
+    return config
+
+
+DEBUG = env_bool("DJANGO_DEBUG", default=False)
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is not set; it is required when DJANGO_DEBUG is off "
+            "(set DJANGO_DEBUG=true for local development)."
+        )
+    # Development only: a fixed, obviously insecure key so sessions survive
+    # restarts of the development server.
+    SECRET_KEY = "django-insecure-development-key-do-not-use-in-production"
+
+ALLOWED_HOSTS = env_list(
+    "DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else ""
+)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "accounts",
+    "tasks",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "todoproject.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "todoproject.wsgi.application"
+
+# Database
+# DATABASE_URL unset: an SQLite file in the project directory, so that a
+# newcomer needs nothing else. SQLite has none of the database-level
+# guarantees described in the README; use PostgreSQL for anything real.
+_database_url = os.environ.get("DATABASE_URL", "").strip()
+if _database_url:
+    _default_db = database_from_url("DATABASE_URL", _database_url)
+else:
+    _default_db = {"ENGINE": SQLITE, "NAME": str(BASE_DIR / "db.sqlite3")}
+
+DATABASES = {"default": _default_db}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation."
+        "UserAttributeSimilarityValidator"
+    },
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "todoproject": {
+            "handlers": ["console"],
+            "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO"),
+            "propagate": False,
+        },
+    },
+}
