@@ -1,19 +1,53 @@
 from __future__ import annotations
 
+from contextlib import nullcontext
+from functools import wraps
 from typing import TYPE_CHECKING
 
 from django.db import models
+
+from .rls import acting_as
 
 if TYPE_CHECKING:
     from accounts.models import User
 
 
+def _as_bound_owner(method):
+    """Run a database-touching QuerySet method as the owner bound by for_owner()."""
+
+    @wraps(method)
+    def scoped(self, *args, **kwargs):
+        if self._owner is None:
+            return method(self, *args, **kwargs)
+        with acting_as(self._owner, using=self.db):
+            return method(self, *args, **kwargs)
+
+    return scoped
+
+
 class TaskQuerySet(models.QuerySet):
-    """Chainable filters for tasks; building a query never touches the database."""
+    """Chainable filters for tasks; building a query never touches the database.
+
+    ``for_owner(user)`` also binds `user` as the acting user of the query, so
+    that row-level security lets it through whenever and wherever it is
+    evaluated: a queryset returned by a service stays usable after the
+    service returns. Unbound querysets run in whatever scope is in force.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._owner: User | None = None
+
+    def _clone(self) -> TaskQuerySet:
+        clone = super()._clone()
+        clone._owner = self._owner
+        return clone
 
     def for_owner(self, owner: User) -> TaskQuerySet:
-        """Return the tasks of `owner`."""
-        return self.filter(owner_id=owner.pk)
+        """Return the tasks of `owner`, evaluated as `owner`."""
+        clone = self.filter(owner_id=owner.pk)
+        clone._owner = owner
+        return clone
 
     def open(self) -> TaskQuerySet:
         """Return the tasks that are not completed."""
@@ -26,6 +60,37 @@ class TaskQuerySet(models.QuerySet):
     def newest_first(self) -> TaskQuerySet:
         """Order newest first; the id breaks ties so pages are stable."""
         return self.order_by("-created_at", "-id")
+
+    # Every method that sends SQL, so that a bound queryset carries its
+    # acting user into the database however it is consumed.
+    def _fetch_all(self) -> None:
+        if self._result_cache is not None and (
+            self._prefetch_done or not self._prefetch_related_lookups
+        ):
+            return  # Already fetched: no transaction for nothing.
+        with acting_as(self._owner, using=self.db) if self._owner else nullcontext():
+            super()._fetch_all()
+
+    count = _as_bound_owner(models.QuerySet.count)
+    exists = _as_bound_owner(models.QuerySet.exists)
+    contains = _as_bound_owner(models.QuerySet.contains)
+    aggregate = _as_bound_owner(models.QuerySet.aggregate)
+    explain = _as_bound_owner(models.QuerySet.explain)
+    update = _as_bound_owner(models.QuerySet.update)
+    delete = _as_bound_owner(models.QuerySet.delete)
+    create = _as_bound_owner(models.QuerySet.create)
+    get_or_create = _as_bound_owner(models.QuerySet.get_or_create)
+    update_or_create = _as_bound_owner(models.QuerySet.update_or_create)
+    bulk_create = _as_bound_owner(models.QuerySet.bulk_create)
+    bulk_update = _as_bound_owner(models.QuerySet.bulk_update)
+    in_bulk = _as_bound_owner(models.QuerySet.in_bulk)
+
+    def iterator(self, chunk_size=None):
+        if self._owner is None:
+            yield from super().iterator(chunk_size)
+            return
+        with acting_as(self._owner, using=self.db):
+            yield from super().iterator(chunk_size)
 
 
 TaskManager = models.Manager.from_queryset(TaskQuerySet)

@@ -2,9 +2,11 @@
 The one door for reads and writes that a person triggers.
 
 Every function takes the acting user first and only ever touches that user's
-tasks. Another user's task is reported exactly like a task that does not
-exist, so ids leak nothing. Invalid values raise ``ValidationError`` and
-nothing is saved.
+tasks, twice over: its queries filter on the owner, and it runs them
+``acting_as`` the owner, so PostgreSQL's row-level security would refuse any
+other row even if a filter were missing. Another user's task is reported
+exactly like a task that does not exist, so ids leak nothing. Invalid values
+raise ``ValidationError`` and nothing is saved.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
-from django.db import connections, router, transaction
+from django.db import connections, router
 from django.utils import timezone
 
 from .models import Task
+from .rls import acting_as
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -63,7 +66,8 @@ def create_task(owner: User, *, title: str, description: str = "") -> Task:
         raise ValueError("The owner must be a saved user.")
     task = Task(owner=owner, title=title, description=description)
     _clean(task)
-    task.save(force_insert=True)
+    with acting_as(owner):
+        task.save(force_insert=True)
     return task
 
 
@@ -92,7 +96,6 @@ def get_task(owner: User, task_id: int) -> Task:
         raise _not_found(task_id) from None
 
 
-@transaction.atomic
 def update_task(owner: User, task_id: int, **changes: Any) -> Task:
     """Change the title, description or completed flag of a task of `owner`.
 
@@ -105,18 +108,19 @@ def update_task(owner: User, task_id: int, **changes: Any) -> Task:
             f"allowed: {', '.join(sorted(UPDATABLE_FIELDS))}."
         )
     pk = _parse_task_id(task_id)
-    try:
-        # The row lock makes concurrent updates queue instead of
-        # overwriting each other's fields with stale values.
-        task = Task.objects.for_owner(owner).select_for_update().get(pk=pk)
-    except Task.DoesNotExist:
-        raise _not_found(task_id) from None
-    if not changes:
-        return task
-    for name, value in changes.items():
-        setattr(task, name, value)
-    _clean(task)
-    task.save(update_fields=[*changes, "updated_at"])
+    with acting_as(owner):
+        try:
+            # The row lock makes concurrent updates queue instead of
+            # overwriting each other's fields with stale values.
+            task = Task.objects.for_owner(owner).select_for_update().get(pk=pk)
+        except Task.DoesNotExist:
+            raise _not_found(task_id) from None
+        if not changes:
+            return task
+        for name, value in changes.items():
+            setattr(task, name, value)
+        _clean(task)
+        task.save(update_fields=[*changes, "updated_at"])
     return task
 
 
@@ -147,7 +151,10 @@ def toggle_complete(owner: User, task_id: int) -> Task:
     )
     # raw() rather than a bare cursor: it applies the backend's converters,
     # so the returned task holds the same Python values as any other.
-    updated = list(Task.objects.raw(sql, (timezone.now(), pk, owner.pk), using=using))
+    with acting_as(owner, using=using):
+        updated = list(
+            Task.objects.raw(sql, (timezone.now(), pk, owner.pk), using=using)
+        )
     if not updated:
         raise _not_found(task_id)
     return updated[0]

@@ -1,5 +1,10 @@
-import pytest
+import os
 
+import psycopg
+import pytest
+from django.db import connection
+
+from tasks.rls import system_scope
 from tests.factories import TaskFactory, UserFactory
 
 
@@ -27,3 +32,28 @@ def task(user):
 @pytest.fixture
 def other_task(other_user):
     return TaskFactory(owner=other_user, title="Bob's secret plan")
+
+
+@pytest.fixture
+def as_system(db):
+    """Run the test in the system scope: every task visible and writable."""
+    with system_scope():
+        yield
+
+
+@pytest.fixture
+def superuser_cursor(django_db_blocker):
+    """A cursor on the test database as a superuser, past every policy.
+
+    The server's superuser URL comes from TEST_SUPERUSER_DATABASE_URL, which
+    `make test` sets; the suite itself runs as the plain runtime role.
+    """
+    url = os.environ.get("TEST_SUPERUSER_DATABASE_URL")
+    if not url:
+        pytest.fail(
+            "TEST_SUPERUSER_DATABASE_URL is not set; run the suite by make test"
+        )
+    with django_db_blocker.unblock():
+        dbname = connection.settings_dict["NAME"]
+    with psycopg.connect(url, dbname=dbname, autocommit=True) as conn:
+        yield conn.cursor()

@@ -2,6 +2,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from tasks.models import Task
+from tasks.rls import acting_as
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -21,3 +22,9 @@ class TaskFactory(factory.django.DjangoModelFactory):
     title = factory.Sequence(lambda n: f"Task {n}")
     description = ""
     owner = factory.SubFactory(UserFactory)
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        # Row-level security accepts a task only from its owner.
+        with acting_as(kwargs["owner"]):
+            return super()._create(model_class, *args, **kwargs)

@@ -4,8 +4,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from tasks.models import Task
 from tests.factories import TaskFactory, UserFactory
+from tests.utils import stored_task, stored_tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -75,8 +75,8 @@ def test_actions_change_exactly_the_selected_rows(staff_client, action, expected
 
     assert response.status_code == 200
     assert "3 tasks marked as" in response.text
-    assert set(Task.objects.filter(completed=expected)) == set(selected)
-    assert all(Task.objects.get(pk=t.pk).completed is (not expected) for t in untouched)
+    assert set(stored_tasks(completed=expected)) == set(selected)
+    assert all(stored_task(t.pk).completed is (not expected) for t in untouched)
 
 
 def test_change_page_shows_read_only_timestamps(staff_client, task):

@@ -4,8 +4,8 @@ import pytest
 from django.db import connection
 
 from tasks import services
-from tasks.models import Task
 from tests.factories import TaskFactory, UserFactory
+from tests.utils import stored_task
 
 THREADS = 8
 TOGGLES_PER_THREAD = 25
@@ -53,7 +53,7 @@ def test_concurrent_toggles_lose_no_update():
     # Serialised toggles from False return True, False, True, ... so each
     # state is returned exactly half the time; a lost update repeats one.
     assert states.count(True) == states.count(False) == total // 2
-    assert Task.objects.get(pk=task.pk).completed is (total % 2 == 1)
+    assert stored_task(task.pk).completed is (total % 2 == 1)
 
 
 @pytest.mark.postgresql
@@ -74,6 +74,6 @@ def test_concurrent_updates_of_different_fields_keep_both():
     errors = run_in_threads(lambda: next(targets)(), 2)
 
     assert errors == []
-    task.refresh_from_db()
+    task = stored_task(task.pk)
     last = TOGGLES_PER_THREAD - 1
     assert (task.title, task.description) == (f"Title {last}", f"Description {last}")

@@ -5,7 +5,8 @@ from django.db import DataError, IntegrityError, connection, transaction
 from tasks.models import TITLE_MAX_LENGTH, Task
 from tests.factories import TaskFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
+# These tests are about the schema, not about who may see what.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("as_system")]
 
 
 def test_defaults_and_timestamps(user):

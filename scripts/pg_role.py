@@ -1,0 +1,84 @@
+"""Create or repair the application's plain runtime role; print its URL.
+
+    python scripts/pg_role.py ADMIN_URL [--role NAME] [--database NAME]
+                              [--password-file PATH]
+
+ADMIN_URL is a superuser (or CREATEROLE) connection. The role gets LOGIN and
+CREATEDB and explicitly neither SUPERUSER nor BYPASSRLS: either would skip
+every row-level security policy. Its password is random, kept in
+--password-file when given (so a later run reuses it) and set again on each
+run. Prints the role's database URL (same host and port, --database as the
+database name) on stdout; errors are one line on stderr, exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+
+def runtime_url(admin_url: str, role: str, password: str, database: str) -> str:
+    parts = urlsplit(admin_url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{quote(role, safe='')}:{quote(password, safe='')}@{host}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, f"/{database}", parts.query, ""))
+
+
+def read_password(path: Path | None) -> str:
+    if path and path.exists():
+        return path.read_text().strip()
+    password = secrets.token_urlsafe(24)
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(password + "\n")
+        path.chmod(0o600)
+    return password
+
+
+def ensure_role(admin_url: str, role: str, password: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_roles WHERE rolname = %s", [role]
+        ).fetchone()
+        verb = sql.SQL("ALTER" if exists else "CREATE")
+        conn.execute(
+            sql.SQL(
+                "{} ROLE {} LOGIN CREATEDB NOSUPERUSER NOBYPASSRLS NOCREATEROLE "
+                "PASSWORD {}"
+            ).format(verb, sql.Identifier(role), sql.Literal(password))
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("admin_url", help="superuser connection URL")
+    parser.add_argument("--role", default="todoproject_app", help="role name")
+    parser.add_argument(
+        "--database", default="todoproject", help="database name for the URL"
+    )
+    parser.add_argument(
+        "--password-file", type=Path, help="keep the role's password here"
+    )
+    args = parser.parse_args()
+    url = args.admin_url.replace("postgresql://", "postgres://", 1)
+    try:
+        password = read_password(args.password_file)
+        ensure_role(url, args.role, password)
+    except psycopg.Error as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        sys.exit(f"error: cannot create role {args.role}: {reason}")
+    print(runtime_url(url, args.role, password, args.database))
+
+
+if __name__ == "__main__":
+    main()

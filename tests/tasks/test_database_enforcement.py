@@ -1,0 +1,263 @@
+"""PostgreSQL itself keeps users apart, even for direct SQL.
+
+These tests run as the plain runtime role that `make test` creates (no
+SUPERUSER, no BYPASSRLS); as a superuser every policy would be skipped and
+they would prove nothing, which is why the first test checks the role.
+"""
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import DatabaseError, connection, transaction
+from django.http import HttpResponse
+from django.test import RequestFactory
+
+from tasks.middleware import ActingUserMiddleware
+from tasks.models import Task
+from tasks.rls import acting_as, as_system, current_scope, system_scope
+from tests.factories import TaskFactory, UserFactory
+from tests.utils import stored_tasks
+
+pytestmark = [pytest.mark.postgresql, pytest.mark.isolation]
+
+TABLE = Task._meta.db_table
+
+
+def raw(sql, params=()):
+    """Run `sql` on the application's connection; return (rows, rowcount)."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall() if cursor.description else None
+        return rows, cursor.rowcount
+
+
+@pytest.fixture
+def alice_and_bob():
+    alice = UserFactory(username="alice")
+    bob = UserFactory(username="bob")
+    TaskFactory.create_batch(2, owner=alice)
+    bobs = TaskFactory.create_batch(3, owner=bob)
+    return alice, bob, bobs
+
+
+@pytest.mark.django_db
+def test_runtime_role_is_plain_and_owns_the_table():
+    (row,), _ = raw(
+        "SELECT r.rolsuper, r.rolbypassrls, r.rolcanlogin, r.rolcreatedb, "
+        "       pg_get_userbyid(c.relowner) = current_user "
+        "FROM pg_roles r, pg_class c "
+        "WHERE r.rolname = current_user AND c.oid = %s::regclass",
+        [TABLE],
+    )
+
+    superuser, bypassrls, login, createdb, owns_table = row
+    assert (superuser, bypassrls, login, createdb) == (False, False, True, True)
+    # As the owner it would skip the policies but for FORCE.
+    assert owns_table is True
+
+
+@pytest.mark.django_db
+def test_row_level_security_is_enabled_and_forced():
+    (row,), _ = raw(
+        "SELECT relrowsecurity, relforcerowsecurity FROM pg_class "
+        "WHERE oid = %s::regclass",
+        [TABLE],
+    )
+
+    assert row == (True, True)
+
+
+@pytest.mark.django_db
+def test_owner_foreign_key_cascades_in_the_database():
+    rows, _ = raw(
+        "SELECT confdeltype, condeferrable, condeferred FROM pg_constraint "
+        "WHERE conrelid = %s::regclass AND contype = 'f'",
+        [TABLE],
+    )
+
+    assert rows == [("c", True, True)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_an_acting_user_nothing_is_visible_or_writable(
+    alice_and_bob, superuser_cursor
+):
+    assert raw(f"SELECT id FROM {TABLE}")[0] == []
+    assert raw(f"UPDATE {TABLE} SET title = 'hacked'")[1] == 0
+    assert raw(f"DELETE FROM {TABLE}")[1] == 0
+    assert Task.objects.count() == 0
+
+    superuser_cursor.execute(f"SELECT count(*) FROM {TABLE} WHERE title <> 'hacked'")
+    assert superuser_cursor.fetchone() == (5,)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_acting_user_reaches_only_their_own_rows(alice_and_bob, superuser_cursor):
+    alice, bob, bobs = alice_and_bob
+    bob_ids = [task.pk for task in bobs]
+
+    with acting_as(alice):
+        visible, _ = raw(f"SELECT owner_id FROM {TABLE}")
+        targeted, _ = raw(f"SELECT id FROM {TABLE} WHERE id = ANY(%s)", [bob_ids])
+        updated = raw(f"UPDATE {TABLE} SET title = 'x' WHERE id = ANY(%s)", [bob_ids])
+        deleted = raw(f"DELETE FROM {TABLE} WHERE id = ANY(%s)", [bob_ids])
+
+    assert {owner for (owner,) in visible} == {alice.pk}
+    assert targeted == []
+    assert (updated[1], deleted[1]) == (0, 0)
+    superuser_cursor.execute(
+        f"SELECT count(*) FROM {TABLE} WHERE owner_id = %s AND title <> 'x'",
+        [bob.pk],
+    )
+    assert superuser_cursor.fetchone() == (3,)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_inserting_a_task_for_someone_else_is_refused(alice_and_bob):
+    alice, bob, _ = alice_and_bob
+
+    with pytest.raises(DatabaseError, match="row-level security"), acting_as(alice):
+        raw(
+            f"INSERT INTO {TABLE} (title, description, completed, created_at, "
+            "updated_at, owner_id) VALUES ('planted', '', false, now(), now(), %s)",
+            [bob.pk],
+        )
+
+    assert stored_tasks(title="planted") == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reassigning_a_task_to_someone_else_is_refused(alice_and_bob):
+    alice, bob, _ = alice_and_bob
+    task = stored_tasks(owner=alice)[0]
+
+    with pytest.raises(DatabaseError, match="row-level security"), acting_as(alice):
+        raw(f"UPDATE {TABLE} SET owner_id = %s WHERE id = %s", [bob.pk, task.pk])
+
+    assert stored_tasks(owner=alice)[0].owner_id == alice.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_acting_user_does_not_outlive_its_transaction(alice_and_bob):
+    alice, _, _ = alice_and_bob
+
+    with acting_as(alice):
+        pid_inside = raw("SELECT pg_backend_pid()")[0][0][0]
+        assert len(raw(f"SELECT id FROM {TABLE}")[0]) == 2
+
+    # Same connection, next transaction: nothing carried over.
+    with transaction.atomic():
+        (row,), _ = raw(
+            "SELECT pg_backend_pid(), current_setting('todoproject.user_id', true), "
+            "current_setting('todoproject.system', true)"
+        )
+        assert raw(f"SELECT id FROM {TABLE}")[0] == []
+    pid, user_setting, system_setting = row
+    assert pid == pid_inside
+    assert (user_setting or "", system_setting or "") == ("", "")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_plain_sql_delete_of_a_user_cascades_to_their_tasks(
+    alice_and_bob, superuser_cursor
+):
+    alice, bob, _ = alice_and_bob
+
+    # No scope at all: the cascade is the database's, not Django's.
+    raw("DELETE FROM accounts_user WHERE id = %s", [bob.pk])
+
+    superuser_cursor.execute(
+        f"SELECT owner_id, count(*) FROM {TABLE} GROUP BY owner_id"
+    )
+    assert superuser_cursor.fetchall() == [(alice.pk, 2)]
+
+
+@pytest.mark.django_db
+def test_scopes_nest_and_restore_the_outer_one(user, other_user):
+    TaskFactory(owner=user)
+    TaskFactory(owner=other_user)
+
+    with acting_as(user):
+        assert Task.objects.count() == 1
+        with system_scope():
+            assert str(current_scope()) == "system"
+            assert Task.objects.count() == 2
+        assert Task.objects.count() == 1
+        assert current_scope().user_id == user.pk
+    assert Task.objects.count() == 0
+    assert str(current_scope()) == "nobody"
+
+
+@pytest.mark.django_db
+def test_an_error_inside_a_scope_rolls_it_back(user):
+    TaskFactory(owner=user)
+
+    with pytest.raises(ZeroDivisionError), acting_as(user):
+        1 / 0  # noqa: B018
+
+    assert Task.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_acting_as_needs_a_saved_user():
+    from accounts.models import User
+
+    with pytest.raises(ValueError, match="saved user"):
+        acting_as(User(username="ghost"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_data_migration_function_runs_in_the_system_scope(alice_and_bob):
+    seen = []
+
+    @as_system
+    def forwards(apps, schema_editor):
+        seen.append(apps.get_model("tasks", "Task").objects.count())
+
+    with connection.schema_editor() as schema_editor:
+        from django.apps import apps
+
+        forwards(apps, schema_editor)
+
+    assert seen == [5]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dumpdata_returns_every_task_and_loaddata_restores_them(
+    alice_and_bob, tmp_path
+):
+    out = StringIO()
+    call_command("dumpdata", "tasks", format="json", stdout=out)
+    dumped = json.loads(out.getvalue())
+    assert len(dumped) == 5
+
+    with system_scope():
+        Task.objects.all().delete()
+    fixture = tmp_path / "tasks.json"
+    fixture.write_text(out.getvalue())
+    call_command("loaddata", str(fixture), verbosity=0)
+
+    assert len(stored_tasks()) == 5
+
+
+@pytest.mark.django_db
+def test_middleware_binds_the_logged_in_user(alice_and_bob, admin_user):
+    alice, _, _ = alice_and_bob
+    middleware = ActingUserMiddleware(
+        lambda request: HttpResponse(Task.objects.count())
+    )
+
+    def count_as(user, path="/"):
+        request = RequestFactory().get(path)
+        request.user = user
+        return int(middleware(request).content)
+
+    from django.contrib.auth.models import AnonymousUser
+
+    assert count_as(alice) == 2
+    assert count_as(AnonymousUser()) == 0
+    # Staff with the task permission see everything, but only in the admin.
+    assert count_as(admin_user, "/admin/tasks/task/") == 5
+    assert count_as(admin_user, "/") == 0
