@@ -155,6 +155,10 @@ else:
 
 DATABASES = {"default": _default_db}
 
+# Set by `make run` when it started the project's embedded PostgreSQL, so that
+# the health check can say which database is in use.
+EMBEDDED_DATABASE = env_bool("TODOPROJECT_EMBEDDED_DB", default=False)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
