@@ -1,14 +1,17 @@
 """Create or repair the application's plain runtime role; print its URL.
 
     python scripts/pg_role.py ADMIN_URL [--role NAME] [--database NAME]
-                              [--password-file PATH]
+                              [--password-file PATH] [--host H --port P]
+                              [--drop-database NAME]
 
 ADMIN_URL is a superuser (or CREATEROLE) connection. The role gets LOGIN and
 CREATEDB and explicitly neither SUPERUSER nor BYPASSRLS: either would skip
 every row-level security policy. Its password is random, kept in
 --password-file when given (so a later run reuses it) and set again on each
-run. Prints the role's database URL (same host and port, --database as the
+run. Prints the role's database URL (the admin URL's host and port unless
+--host/--port say otherwise, e.g. a PgBouncer in front; --database as the
 database name) on stdout; errors are one line on stderr, exit 1.
+--drop-database first drops a leftover database, disconnecting its clients.
 """
 
 from __future__ import annotations
@@ -23,14 +26,22 @@ import psycopg
 from psycopg import sql
 
 
-def runtime_url(admin_url: str, role: str, password: str, database: str) -> str:
+def runtime_url(
+    admin_url: str,
+    role: str,
+    password: str,
+    database: str,
+    host: str | None = None,
+    port: int | None = None,
+) -> str:
     parts = urlsplit(admin_url)
-    host = parts.hostname or ""
+    host = host or parts.hostname or ""
+    port = port or parts.port
     if ":" in host:
         host = f"[{host}]"
     netloc = f"{quote(role, safe='')}:{quote(password, safe='')}@{host}"
-    if parts.port:
-        netloc += f":{parts.port}"
+    if port:
+        netloc += f":{port}"
     return urlunsplit((parts.scheme, netloc, f"/{database}", parts.query, ""))
 
 
@@ -43,6 +54,15 @@ def read_password(path: Path | None) -> str:
         path.write_text(password + "\n")
         path.chmod(0o600)
     return password
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)
+            )
+        )
 
 
 def ensure_role(admin_url: str, role: str, password: str) -> None:
@@ -69,15 +89,22 @@ def main() -> None:
     parser.add_argument(
         "--password-file", type=Path, help="keep the role's password here"
     )
+    parser.add_argument("--host", help="host for the printed URL")
+    parser.add_argument("--port", type=int, help="port for the printed URL")
+    parser.add_argument(
+        "--drop-database", metavar="NAME", help="drop this database first"
+    )
     args = parser.parse_args()
     url = args.admin_url.replace("postgresql://", "postgres://", 1)
     try:
+        if args.drop_database:
+            drop_database(url, args.drop_database)
         password = read_password(args.password_file)
         ensure_role(url, args.role, password)
     except psycopg.Error as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         sys.exit(f"error: cannot create role {args.role}: {reason}")
-    print(runtime_url(url, args.role, password, args.database))
+    print(runtime_url(url, args.role, password, args.database, args.host, args.port))
 
 
 if __name__ == "__main__":

@@ -47,6 +47,20 @@ def env_bool(name: str, default: bool = False) -> bool:
     )
 
 
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    """Return the integer environment variable `name`, or `default` if unset."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}.") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}.")
+    return value
+
+
 def env_list(name: str, default: str = "") -> list[str]:
     """Return the comma-separated environment variable `name` as a list."""
     raw = os.environ.get(name, default)
@@ -152,6 +166,23 @@ if _database_url:
     _default_db = database_from_url("DATABASE_URL", _database_url)
 else:
     _default_db = {"ENGINE": SQLITE, "NAME": str(BASE_DIR / "db.sqlite3")}
+
+if _default_db["ENGINE"] == POSTGRESQL:
+    _default_db.update(
+        # Seconds a connection stays open for reuse (0: one per request).
+        CONN_MAX_AGE=env_int("DATABASE_CONN_MAX_AGE", 0),
+        # Check a reused connection before a request so a server restart or
+        # an idle Neon compute costs a reconnect, not an error.
+        CONN_HEALTH_CHECKS=env_bool("DATABASE_CONN_HEALTH_CHECKS", default=True),
+        # Required behind PgBouncer in transaction mode (Neon's -pooler
+        # endpoint): a server-side cursor would not survive its transaction.
+        DISABLE_SERVER_SIDE_CURSORS=env_bool(
+            "DATABASE_DISABLE_SERVER_SIDE_CURSORS", default=False
+        ),
+    )
+    _default_db.setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 10, minimum=1)
+    )
 
 DATABASES = {"default": _default_db}
 

@@ -6,8 +6,10 @@ they would prove nothing, which is why the first test checks the role.
 """
 
 import json
+import os
 from io import StringIO
 
+import psycopg
 import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
@@ -157,6 +159,39 @@ def test_acting_user_does_not_outlive_its_transaction(alice_and_bob):
     pid, user_setting, system_setting = row
     assert pid == pid_inside
     assert (user_setting or "", system_setting or "") == ("", "")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_next_client_of_the_server_connection_inherits_no_acting_user(alice_and_bob):
+    alice, _, _ = alice_and_bob
+    with acting_as(alice):
+        pid = raw("SELECT pg_backend_pid()")[0][0][0]
+        assert len(raw(f"SELECT id FROM {TABLE}")[0]) == 2
+
+    db = connection.settings_dict
+    with (
+        psycopg.connect(
+            host=db["HOST"],
+            port=db["PORT"],
+            user=db["USER"],
+            password=db["PASSWORD"],
+            dbname=db["NAME"],
+            autocommit=True,
+        ) as other_client,
+        other_client.transaction(),
+    ):
+        row = other_client.execute(
+            "SELECT pg_backend_pid(), "
+            "coalesce(current_setting('todoproject.user_id', true), ''), "
+            "coalesce(current_setting('todoproject.system', true), ''), "
+            f"(SELECT count(*) FROM {TABLE})"
+        ).fetchone()
+
+    if os.environ.get("TEST_THROUGH_PGBOUNCER"):
+        # One server connection in the pool: the other client got the very
+        # backend that acted for alice a moment ago.
+        assert row[0] == pid
+    assert row[1:] == ("", "", 0)
 
 
 @pytest.mark.django_db(transaction=True)

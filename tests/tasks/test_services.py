@@ -192,6 +192,7 @@ def _call_every_service(caller, task_id):
     }
 
 
+@pytest.mark.isolation
 @pytest.mark.parametrize(
     "service",
     [
@@ -219,11 +220,13 @@ def test_other_users_task_is_not_found_and_unchanged(user, other_task, service):
     ).replace(str(missing_id), "N")
 
 
+@pytest.mark.isolation
 def test_get_tasks_never_lists_other_users_tasks(user, other_task):
     assert list(services.get_tasks(user)) == []
     assert list(services.get_tasks(user, completed=False)) == []
 
 
+@pytest.mark.isolation
 def test_returned_objects_stay_usable_after_the_call(task, user):
     tasks = services.get_tasks(user)
     fetched = services.get_task(user, task.pk)
