@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from contextlib import nullcontext
 from functools import wraps
 from typing import TYPE_CHECKING
 
@@ -13,13 +12,18 @@ if TYPE_CHECKING:
 
 
 def _as_bound_owner(method):
-    """Run a database-touching QuerySet method as the owner bound by for_owner()."""
+    """Run a database-touching QuerySet method as the owner bound by for_owner().
+
+    Each statement carries the acting user itself (``atomic=False``), so a
+    bound query costs no extra round trip; methods that need a transaction
+    (``delete()``, ``get_or_create()``, ...) still open their own.
+    """
 
     @wraps(method)
     def scoped(self, *args, **kwargs):
         if self._owner is None:
             return method(self, *args, **kwargs)
-        with acting_as(self._owner, using=self.db):
+        with acting_as(self._owner, using=self.db, atomic=False):
             return method(self, *args, **kwargs)
 
     return scoped
@@ -68,7 +72,10 @@ class TaskQuerySet(models.QuerySet):
             self._prefetch_done or not self._prefetch_related_lookups
         ):
             return  # Already fetched: no transaction for nothing.
-        with acting_as(self._owner, using=self.db) if self._owner else nullcontext():
+        if self._owner is None:
+            super()._fetch_all()
+            return
+        with acting_as(self._owner, using=self.db, atomic=False):
             super()._fetch_all()
 
     count = _as_bound_owner(models.QuerySet.count)

@@ -28,6 +28,7 @@ from functools import wraps
 from typing import TYPE_CHECKING, Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from psycopg import ClientCursor
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -64,7 +65,14 @@ class Scope:
 NOBODY = Scope()
 
 
-def _stack(connection) -> list[Scope]:
+@dataclass(frozen=True)
+class _Frame:
+    scope: Scope
+    # True: every statement carries its own set_config (no transaction).
+    per_statement: bool = False
+
+
+def _stack(connection) -> list[_Frame]:
     # Scopes live on the connection object because the database settings
     # they mirror live on the database connection (one per thread).
     try:
@@ -77,38 +85,100 @@ def _stack(connection) -> list[Scope]:
 def current_scope(using: str = DEFAULT_DB_ALIAS) -> Scope:
     """Return the scope in force on the connection `using`."""
     stack = _stack(connections[using])
-    return stack[-1] if stack else NOBODY
+    return stack[-1].scope if stack else NOBODY
+
+
+def _set_config_sql(scope: Scope) -> str:
+    # Only digits and fixed words are interpolated, so this SQL can be
+    # glued in front of any statement without parameters of its own.
+    user_id = "" if scope.user_id is None else str(int(scope.user_id))
+    system = "on" if scope.system else ""
+    return (
+        f"SELECT set_config('{USER_SETTING}', '{user_id}', true), "
+        f"set_config('{SYSTEM_SETTING}', '{system}', true)"
+    )
 
 
 def _apply(connection, scope: Scope) -> None:
     if connection.vendor != "postgresql":
         return
-    user_id = "" if scope.user_id is None else str(scope.user_id)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT set_config(%s, %s, true), set_config(%s, %s, true)",
-            [USER_SETTING, user_id, SYSTEM_SETTING, "on" if scope.system else ""],
-        )
+        cursor.execute(_set_config_sql(scope))
+
+
+def _can_scope_statements(connection) -> bool:
+    """Whether statements can carry their own set_config on `connection`.
+
+    That takes an implicit transaction per statement (autocommit) and the
+    simple query protocol, which Django's default client-side binding
+    cursors use; server-side binding cannot send two statements at once.
+    """
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return False
+    connection.ensure_connection()
+    return connection.get_autocommit() and issubclass(
+        connection.connection.cursor_factory, ClientCursor
+    )
+
+
+def _prefix_statements(execute, sql, params, many, context):
+    """Execute wrapper: run each statement behind the scope's set_config.
+
+    PostgreSQL runs the statements of one simple-protocol query string as a
+    single implicit transaction, so the transaction-local setting applies to
+    the statement and ends with it: one round trip, nothing left behind.
+    """
+    connection = context["connection"]
+    stack = _stack(connection)
+    if not stack or not stack[-1].per_statement:
+        return execute(sql, params, many, context)
+    set_config = _set_config_sql(stack[-1].scope)
+    raw_cursor = context["cursor"].cursor
+    if many or getattr(raw_cursor, "name", None):
+        # executemany (pipelined) and server-side cursors cannot take two
+        # statements: give them a transaction that starts with the setting.
+        with transaction.atomic(using=connection.alias):
+            connection.connection.cursor().execute(set_config)
+            return execute(sql, params, many, context)
+    result = execute(f"{set_config}; {sql}", params, many, context)
+    raw_cursor.nextset()
+    return result
 
 
 @contextmanager
-def _scoped(scope: Scope, using: str | None) -> Iterator[None]:
+def _scoped(scope: Scope, using: str | None, *, atomic: bool) -> Iterator[None]:
     alias = using or DEFAULT_DB_ALIAS
     connection = connections[alias]
     stack = _stack(connection)
-    if stack and stack[-1] == scope and connection.in_atomic_block:
+    top = stack[-1] if stack else None
+    if (
+        top is not None
+        and top.scope == scope
+        and (connection.in_atomic_block or (top.per_statement and not atomic))
+    ):
         # Already acting so (say, a service called inside a request): no
         # savepoint and no round trip.
         yield
+        return
+    if not atomic and _can_scope_statements(connection):
+        stack.append(_Frame(scope, per_statement=True))
+        try:
+            if _prefix_statements in connection.execute_wrappers:
+                yield
+            else:
+                with connection.execute_wrapper(_prefix_statements):
+                    yield
+        finally:
+            stack.pop()
         return
     # Inside an outer transaction the setting made here would outlive this
     # block (it survives RELEASE SAVEPOINT), so put the outer scope back on
     # the way out. On an error the savepoint's rollback undoes it instead.
     nested = connection.in_atomic_block
-    outer = stack[-1] if stack else NOBODY
+    outer = stack[-1].scope if stack else NOBODY
     with transaction.atomic(using=alias):
         _apply(connection, scope)
-        stack.append(scope)
+        stack.append(_Frame(scope))
         try:
             yield
         finally:
@@ -117,23 +187,29 @@ def _scoped(scope: Scope, using: str | None) -> Iterator[None]:
             _apply(connection, outer)
 
 
-def acting_as(user: User, *, using: str | None = None):
+def acting_as(user: User, *, using: str | None = None, atomic: bool = True):
     """Act for `user`: the database shows and accepts only their tasks.
 
-    A context manager; also usable as a decorator.
+    A context manager; also usable as a decorator. By default the block is
+    one transaction (a savepoint inside one) that starts with the setting.
+    With ``atomic=False`` and outside a transaction, each statement instead
+    carries the setting itself, in the same round trip: no BEGIN, no
+    COMMIT, but also no atomicity across statements. Use it for blocks of a
+    single statement; it falls back to a transaction where it cannot apply.
     """
     if user is None or getattr(user, "pk", None) is None:
         raise ValueError("acting_as() needs a saved user.")
-    return _scoped(Scope(user_id=user.pk), using)
+    return _scoped(Scope(user_id=user.pk), using, atomic=atomic)
 
 
-def system_scope(*, using: str | None = None):
+def system_scope(*, using: str | None = None, atomic: bool = True):
     """Act as the system: the database shows and accepts every task.
 
     Only for work no single user triggers (seeding, migrations, dumps) and
-    for staff with the model permission in the admin.
+    for staff with the model permission in the admin. ``atomic`` as for
+    ``acting_as``.
     """
-    return _scoped(Scope(system=True), using)
+    return _scoped(Scope(system=True), using, atomic=atomic)
 
 
 def as_system(func: Callable[..., Any]) -> Callable[..., Any]:

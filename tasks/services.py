@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import connections, router
+from django.db.models.deletion import Collector
 from django.utils import timezone
 
 from .models import Task
@@ -60,13 +61,58 @@ def _clean(task: Task) -> None:
     task.full_clean(exclude={"owner"}, validate_constraints=False)
 
 
+def _clean_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """Return `changes` converted and validated field by field."""
+    cleaned, errors = {}, {}
+    for name, value in changes.items():
+        try:
+            cleaned[name] = Task._meta.get_field(name).clean(value, None)
+        except ValidationError as exc:
+            errors[name] = exc.error_list
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def _update_returning(
+    owner: User, task_id: Any, pk: int, assignments: list[tuple[str, str, Any]]
+) -> Task:
+    """Run one ``UPDATE ... WHERE id AND owner RETURNING`` and return the task.
+
+    `assignments` are (column, SQL expression with at most one %s, value).
+    One statement, so it is atomic by itself and races with nothing; the
+    acting user travels with it in the same round trip.
+    """
+    using = router.db_for_write(Task)
+    connection = connections[using]
+    qn = connection.ops.quote_name
+    meta = Task._meta
+    now = timezone.now()
+    sets = [f"{qn(column)} = {expression}" for column, expression, _ in assignments]
+    params = [value for _, expression, value in assignments if "%s" in expression]
+    sets.append(f"{qn('updated_at')} = %s")
+    params += [now, pk, owner.pk]
+    columns = ", ".join(qn(field.column) for field in meta.concrete_fields)
+    sql = (
+        f"UPDATE {qn(meta.db_table)} SET {', '.join(sets)} "
+        f"WHERE {qn('id')} = %s AND {qn('owner_id')} = %s RETURNING {columns}"
+    )
+    # raw() rather than a bare cursor: it applies the backend's converters,
+    # so the returned task holds the same Python values as any other.
+    with acting_as(owner, using=using, atomic=False):
+        updated = list(Task.objects.raw(sql, params, using=using))
+    if not updated:
+        raise _not_found(task_id)
+    return updated[0]
+
+
 def create_task(owner: User, *, title: str, description: str = "") -> Task:
     """Create and return a task owned by `owner`."""
     if owner.pk is None:
         raise ValueError("The owner must be a saved user.")
     task = Task(owner=owner, title=title, description=description)
     _clean(task)
-    with acting_as(owner):
+    with acting_as(owner, atomic=False):
         task.save(force_insert=True)
     return task
 
@@ -99,7 +145,10 @@ def get_task(owner: User, task_id: int) -> Task:
 def update_task(owner: User, task_id: int, **changes: Any) -> Task:
     """Change the title, description or completed flag of a task of `owner`.
 
-    Any other field name raises ``TypeError`` before anything is read.
+    Any other field name raises ``TypeError`` and an invalid value raises
+    ``ValidationError``, both before anything is sent to the database. The
+    change is one ``UPDATE`` of just the given columns, so concurrent updates
+    of different fields never undo each other.
     """
     unknown = changes.keys() - UPDATABLE_FIELDS
     if unknown:
@@ -108,26 +157,24 @@ def update_task(owner: User, task_id: int, **changes: Any) -> Task:
             f"allowed: {', '.join(sorted(UPDATABLE_FIELDS))}."
         )
     pk = _parse_task_id(task_id)
-    with acting_as(owner):
-        try:
-            # The row lock makes concurrent updates queue instead of
-            # overwriting each other's fields with stale values.
-            task = Task.objects.for_owner(owner).select_for_update().get(pk=pk)
-        except Task.DoesNotExist:
-            raise _not_found(task_id) from None
-        if not changes:
-            return task
-        for name, value in changes.items():
-            setattr(task, name, value)
-        _clean(task)
-        task.save(update_fields=[*changes, "updated_at"])
-    return task
+    if not changes:
+        return get_task(owner, task_id)
+    cleaned = _clean_changes(changes)
+    assignments = [(name, "%s", value) for name, value in sorted(cleaned.items())]
+    return _update_returning(owner, task_id, pk, assignments)
 
 
 def delete_task(owner: User, task_id: int) -> None:
     """Delete the task `task_id` of `owner`, or raise ``Task.DoesNotExist``."""
     pk = _parse_task_id(task_id)
-    deleted, _ = Task.objects.for_owner(owner).filter(pk=pk).delete()
+    tasks = Task.objects.for_owner(owner).filter(pk=pk)
+    if Collector(using=tasks.db, origin=tasks).can_fast_delete(tasks):
+        # Nothing to cascade and no delete signals to send: one DELETE, as
+        # QuerySet.delete() would issue, without its BEGIN and COMMIT.
+        with acting_as(owner, using=tasks.db, atomic=False):
+            deleted = tasks._raw_delete(tasks.db)
+    else:
+        deleted, _ = tasks.delete()
     if not deleted:
         raise _not_found(task_id)
 
@@ -139,22 +186,7 @@ def toggle_complete(owner: User, task_id: int) -> Task:
     concurrent toggles never lose an update and nothing is read first.
     """
     pk = _parse_task_id(task_id)
-    using = router.db_for_write(Task)
-    qn = connections[using].ops.quote_name
-    meta = Task._meta
-    columns = ", ".join(qn(field.column) for field in meta.concrete_fields)
-    sql = (
-        f"UPDATE {qn(meta.db_table)} "
-        f"SET {qn('completed')} = NOT {qn('completed')}, {qn('updated_at')} = %s "
-        f"WHERE {qn('id')} = %s AND {qn('owner_id')} = %s "
-        f"RETURNING {columns}"
+    qn = connections[router.db_for_write(Task)].ops.quote_name
+    return _update_returning(
+        owner, task_id, pk, [("completed", f"NOT {qn('completed')}", None)]
     )
-    # raw() rather than a bare cursor: it applies the backend's converters,
-    # so the returned task holds the same Python values as any other.
-    with acting_as(owner, using=using):
-        updated = list(
-            Task.objects.raw(sql, (timezone.now(), pk, owner.pk), using=using)
-        )
-    if not updated:
-        raise _not_found(task_id)
-    return updated[0]

@@ -296,3 +296,53 @@ def test_middleware_binds_the_logged_in_user(alice_and_bob, admin_user):
     # Staff with the task permission see everything, but only in the admin.
     assert count_as(admin_user, "/admin/tasks/task/") == 5
     assert count_as(admin_user, "/") == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_statement_scope_carries_the_user_in_each_statement_only(alice_and_bob):
+    alice, _, _ = alice_and_bob
+
+    with acting_as(alice, atomic=False):
+        assert not connection.in_atomic_block
+        first, _ = raw(f"SELECT owner_id FROM {TABLE}")
+        second, _ = raw(f"SELECT owner_id FROM {TABLE}")
+        server_side = list(Task.objects.values_list("owner_id", flat=True).iterator(2))
+
+    assert {owner for (owner,) in first + second} == {alice.pk}
+    assert len(first) == len(second) == 2
+    assert set(server_side) == {alice.pk}
+    # The setting ended with each statement's implicit transaction.
+    assert raw(f"SELECT id FROM {TABLE}")[0] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_statement_scope_covers_executemany(alice_and_bob):
+    alice, bob, bobs = alice_and_bob
+    ids = [[task.pk] for task in stored_tasks()]
+
+    with acting_as(alice, atomic=False), connection.cursor() as cursor:
+        cursor.executemany(f"UPDATE {TABLE} SET title = 'renamed' WHERE id = %s", ids)
+
+    renamed = {task.owner_id for task in stored_tasks(title="renamed")}
+    assert renamed == {alice.pk}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_services_outside_a_transaction_do_not_reach_other_users(alice_and_bob):
+    from tasks import services
+
+    alice, bob, bobs = alice_and_bob
+    target = bobs[0].pk
+    before = [(t.pk, t.title, t.completed) for t in stored_tasks(owner=bob)]
+
+    for call in (
+        lambda: services.get_task(alice, target),
+        lambda: services.update_task(alice, target, title="mine"),
+        lambda: services.toggle_complete(alice, target),
+        lambda: services.delete_task(alice, target),
+    ):
+        with pytest.raises(Task.DoesNotExist):
+            call()
+
+    assert [(t.pk, t.title, t.completed) for t in stored_tasks(owner=bob)] == before
+    assert {t.owner_id for t in services.get_tasks(alice)} == {alice.pk}

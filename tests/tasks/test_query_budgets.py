@@ -1,54 +1,72 @@
-"""Statements per service call, as in production: outside any transaction.
+"""Round trips per service call, as in production: outside any transaction.
 
-Each service runs in its own transaction (Django 5.2 records BEGIN and
-COMMIT among the queries) and sets the acting user with one ``set_config``
-before its work.
+Each single-statement service sends its statement behind the acting user's
+``set_config`` in one query string: one round trip, no BEGIN or COMMIT
+(Django 5.2 would record those among the queries).
 """
 
 import pytest
 
 from tasks import services
+from tasks.rls import USER_SETTING
 from tests.factories import TaskFactory
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
 
-# BEGIN, set_config(...), COMMIT
-SCOPE = 3
+
+def assert_one_scoped_statement(queries, statement):
+    (query,) = queries.captured_queries
+    assert query["sql"].startswith(f"SELECT set_config('{USER_SETTING}'")
+    assert f"; {statement}" in query["sql"]
 
 
 def test_create_task(user, django_assert_num_queries):
-    with django_assert_num_queries(SCOPE + 1):
+    with django_assert_num_queries(1) as queries:
         services.create_task(user, title="Buy milk")
+
+    assert_one_scoped_statement(queries, "INSERT")
 
 
 def test_get_tasks_first_page(user, django_assert_num_queries):
     TaskFactory.create_batch(60, owner=user)
 
-    with django_assert_num_queries(SCOPE + 1):
+    with django_assert_num_queries(1) as queries:
         page = list(services.get_tasks(user, completed=False)[:50])
 
     assert len(page) == 50
+    assert_one_scoped_statement(queries, "SELECT")
+
+
+def test_count_of_a_users_tasks(user, django_assert_num_queries):
+    TaskFactory.create_batch(3, owner=user)
+
+    with django_assert_num_queries(1):
+        assert services.get_tasks(user).count() == 3
 
 
 def test_get_task(task, user, django_assert_num_queries):
-    with django_assert_num_queries(SCOPE + 1):
+    with django_assert_num_queries(1) as queries:
         services.get_task(user, task.pk)
 
+    assert_one_scoped_statement(queries, "SELECT")
 
-def test_update_task_locks_then_updates(task, user, django_assert_num_queries):
-    with django_assert_num_queries(SCOPE + 2) as queries:
+
+def test_update_task(task, user, django_assert_num_queries):
+    with django_assert_num_queries(1) as queries:
         services.update_task(user, task.pk, title="Buy oat milk")
 
-    assert queries.captured_queries[2]["sql"].endswith("FOR UPDATE")
+    assert_one_scoped_statement(queries, "UPDATE")
 
 
 def test_delete_task(task, user, django_assert_num_queries):
-    with django_assert_num_queries(SCOPE + 1):
+    with django_assert_num_queries(1) as queries:
         services.delete_task(user, task.pk)
 
+    assert_one_scoped_statement(queries, "DELETE")
 
-def test_toggle_complete_is_a_single_update(task, user, django_assert_num_queries):
-    with django_assert_num_queries(SCOPE + 1) as queries:
+
+def test_toggle_complete(task, user, django_assert_num_queries):
+    with django_assert_num_queries(1) as queries:
         services.toggle_complete(user, task.pk)
 
-    assert queries.captured_queries[2]["sql"].startswith("UPDATE")
+    assert_one_scoped_statement(queries, "UPDATE")
