@@ -21,6 +21,7 @@ class UserAdmin(DjangoUserAdmin):
         "is_staff",
         "task_count",
     )
+    readonly_fields = ("tasks_link",)
     add_fieldsets = (
         (
             None,
@@ -30,6 +31,16 @@ class UserAdmin(DjangoUserAdmin):
             },
         ),
     )
+
+    # Beyond this many tasks the delete confirmation says how many instead of
+    # listing each one (the database cascade removes them either way).
+    DELETE_LIST_LIMIT = 100
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            return fieldsets
+        return (*fieldsets, (_("Tasks"), {"fields": ("tasks_link",)}))
 
     def get_queryset(self, request):
         # A correlated subquery rather than JOIN ... GROUP BY: still one query
@@ -54,5 +65,41 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.display(description=_("tasks"), ordering="_task_count")
     def task_count(self, obj: User):
-        url = reverse("admin:tasks_task_changelist") + f"?owner__id__exact={obj.pk}"
-        return format_html('<a href="{}">{}</a>', url, obj._task_count)
+        return format_html('<a href="{}">{}</a>', tasks_url(obj), obj._task_count)
+
+    @admin.display(description=_("tasks"))
+    def tasks_link(self, obj: User):
+        return format_html(
+            '<a href="{}">{}</a>',
+            tasks_url(obj),
+            _("%(count)s tasks of %(user)s")
+            % {"count": obj._task_count, "user": obj.username},
+        )
+
+    def get_deleted_objects(self, objs, request):
+        objs = list(objs)
+        task_count = Task.objects.filter(owner__in=objs).count()
+        if task_count <= self.DELETE_LIST_LIMIT:
+            return super().get_deleted_objects(objs, request)
+        # Listing thousands of tasks would load every one of them into the
+        # page; name the users and count their tasks instead.
+        perms_needed = set()
+        deleted = [
+            format_html('{}: <a href="{}">{}</a>', _("User"), tasks_url(user), user)
+            for user in objs
+        ]
+        deleted.append(
+            _("%(count)s tasks of these users (not listed)") % {"count": task_count}
+        )
+        model_count = {
+            User._meta.verbose_name_plural: len(objs),
+            Task._meta.verbose_name_plural: task_count,
+        }
+        if not request.user.has_perm("tasks.delete_task"):
+            perms_needed.add(Task._meta.verbose_name)
+        return deleted, model_count, perms_needed, []
+
+
+def tasks_url(user: User) -> str:
+    """Return the admin changelist of `user`'s tasks."""
+    return reverse("admin:tasks_task_changelist") + f"?owner__id__exact={user.pk}"

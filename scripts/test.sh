@@ -31,6 +31,9 @@ app_url="$(python scripts/pg_role.py "$admin_url" --database todoproject)"
 echo "==> makemigrations --check"
 DATABASE_URL="$admin_url" python manage.py makemigrations --check --dry-run
 
+# The admin's end-to-end test drives Debian's headless Chromium.
+bash scripts/browser.sh
+
 echo "==> pytest on PostgreSQL as the runtime role"
 DATABASE_URL="$app_url" TEST_SUPERUSER_DATABASE_URL="$admin_url" \
     pytest -p no:cacheprovider "$@"

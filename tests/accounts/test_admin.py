@@ -76,3 +76,37 @@ def test_non_staff_cannot_open_the_user_list(client, user):
     client.force_login(user)
 
     assert client.get(CHANGELIST).status_code == 302
+
+
+def test_user_change_page_links_to_their_tasks(staff_client, user):
+    TaskFactory.create_batch(2, owner=user)
+
+    response = staff_client.get(reverse("admin:accounts_user_change", args=[user.pk]))
+
+    assert "2 tasks of alice" in response.text
+
+
+def test_deleting_a_user_with_many_tasks_summarises_them(
+    staff_client, user, monkeypatch
+):
+    TaskFactory.create_batch(3, owner=user, title="hidden task")
+    monkeypatch.setattr("accounts.admin.UserAdmin.DELETE_LIST_LIMIT", 2)
+
+    response = staff_client.get(reverse("admin:accounts_user_delete", args=[user.pk]))
+
+    assert response.status_code == 200
+    assert "3 tasks of these users (not listed)" in response.text
+    assert "hidden task" not in response.text
+
+
+def test_deleting_a_user_in_the_admin_removes_their_tasks(staff_client, user, task):
+    from tests.utils import stored_tasks
+
+    other = TaskFactory()
+
+    response = staff_client.post(
+        reverse("admin:accounts_user_delete", args=[user.pk]), {"post": "yes"}
+    )
+
+    assert response.status_code == 302
+    assert stored_tasks() == [other]

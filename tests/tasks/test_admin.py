@@ -131,3 +131,37 @@ def test_staff_with_view_permission_sees_the_list(client, task):
 
     assert response.status_code == 200
     assert "Buy milk" in response.text
+
+
+@pytest.mark.postgresql
+def test_unfiltered_changelist_uses_the_planners_estimate(
+    staff_client, user, monkeypatch
+):
+    from django.db import connection as db
+
+    TaskFactory.create_batch(30, owner=user)
+    with db.cursor() as cursor:
+        cursor.execute("ANALYZE tasks_task")
+    monkeypatch.setattr("tasks.pagination.EXACT_COUNT_LIMIT", 10)
+
+    with CaptureQueriesContext(db) as queries:
+        response = staff_client.get(CHANGELIST)
+
+    assert response.context["cl"].result_count == 30
+    assert not any("COUNT(*)" in q["sql"] for q in queries.captured_queries)
+
+
+def test_filtered_changelist_counts_exactly(staff_client, user, monkeypatch):
+    TaskFactory.create_batch(3, owner=user, completed=True)
+    TaskFactory.create_batch(2, owner=user)
+    monkeypatch.setattr("tasks.pagination.EXACT_COUNT_LIMIT", 0)
+
+    response = staff_client.get(CHANGELIST, {"completed__exact": "1"})
+
+    assert response.context["cl"].result_count == 3
+
+
+def test_owner_filter_from_the_user_list_link(staff_client, task, other_task, user):
+    response = staff_client.get(CHANGELIST, {"owner__id__exact": user.pk})
+
+    assert list(response.context["cl"].result_list) == [task]
