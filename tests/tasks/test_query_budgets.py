@@ -37,11 +37,14 @@ def test_get_tasks_first_page(user, django_assert_num_queries):
     assert_one_scoped_statement(queries, "SELECT")
 
 
-def test_count_of_a_users_tasks(user, django_assert_num_queries):
+def test_count_tasks(user, django_assert_num_queries):
     TaskFactory.create_batch(3, owner=user)
 
-    with django_assert_num_queries(1):
-        assert services.get_tasks(user).count() == 3
+    with django_assert_num_queries(1) as queries:
+        assert services.count_tasks(user) == (3, 0)
+
+    assert_one_scoped_statement(queries, "SELECT")
+    assert "COUNT(*)" in queries.captured_queries[0]["sql"]
 
 
 def test_get_task(task, user, django_assert_num_queries):

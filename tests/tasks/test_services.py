@@ -75,6 +75,22 @@ def test_get_tasks_refuses_a_non_boolean_filter(user):
         services.get_tasks(user, completed="no")
 
 
+# count_tasks
+
+
+def test_count_tasks_counts_only_the_callers_open_and_done_tasks(user, other_user):
+    TaskFactory.create_batch(3, owner=user)
+    TaskFactory.create_batch(2, owner=user, completed=True)
+    TaskFactory.create_batch(4, owner=other_user)
+
+    assert services.count_tasks(user) == services.TaskCounts(open=3, done=2)
+    assert services.count_tasks(user).open == 3
+
+
+def test_count_tasks_of_a_user_without_tasks_is_zero(user):
+    assert services.count_tasks(user) == (0, 0)
+
+
 # get_task
 
 
