@@ -14,6 +14,13 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def no_slow_query_log(settings):
+    # Off in tests unless a test turns it on: a loaded CI machine would
+    # otherwise fill the output with "slow" queries.
+    settings.SLOW_QUERY_MS = 0
+
+
 @pytest.fixture
 def user():
     return UserFactory(username="alice")

@@ -125,6 +125,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "accounts",
     "tasks",
+    # Project-wide operations: the healthcheck command and /healthz.
+    "todoproject",
 ]
 
 MIDDLEWARE = [
@@ -170,7 +172,10 @@ else:
 if _default_db["ENGINE"] == POSTGRESQL:
     _default_db.update(
         # Seconds a connection stays open for reuse (0: one per request).
-        CONN_MAX_AGE=env_int("DATABASE_CONN_MAX_AGE", 0),
+        # Reuse saves a TCP and TLS handshake per request, which is most of
+        # a request's database time on Neon; health checks catch the
+        # connections a suspended compute or a restart has closed.
+        CONN_MAX_AGE=env_int("DATABASE_CONN_MAX_AGE", 60),
         # Check a reused connection before a request so a server restart or
         # an idle Neon compute costs a reconnect, not an error.
         CONN_HEALTH_CHECKS=env_bool("DATABASE_CONN_HEALTH_CHECKS", default=True),
@@ -180,15 +185,40 @@ if _default_db["ENGINE"] == POSTGRESQL:
             "DATABASE_DISABLE_SERVER_SIDE_CURSORS", default=False
         ),
     )
-    _default_db.setdefault("OPTIONS", {}).setdefault(
+    _options = _default_db.setdefault("OPTIONS", {})
+    _options.setdefault(
         "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 10, minimum=1)
     )
+    # Django 5.2's psycopg pool instead of one connection per thread; it
+    # replaces CONN_MAX_AGE (which must then be 0, see todoproject.W001).
+    if env_bool("DATABASE_POOL", default=False):
+        _options["pool"] = {
+            "min_size": env_int("DATABASE_POOL_MIN_SIZE", 2),
+            "max_size": env_int("DATABASE_POOL_MAX_SIZE", 10, minimum=1),
+            # Seconds to wait for a free connection before an error.
+            "timeout": env_int("DATABASE_POOL_TIMEOUT", 10, minimum=1),
+        }
+    # Milliseconds before the server cancels a statement, sent as a startup
+    # option; PgBouncer refuses startup options, so behind a pooler set it on
+    # the role instead (ALTER ROLE ... SET statement_timeout).
+    _statement_timeout = env_int("DATABASE_STATEMENT_TIMEOUT", 0)
+    if _statement_timeout:
+        _options["options"] = f"-c statement_timeout={_statement_timeout}"
 
 DATABASES = {"default": _default_db}
+
+# Statements slower than this many milliseconds are logged (logger
+# todoproject.slow_query) with their duration and SQL, never their
+# parameters; 0 turns the log off. make test turns it off.
+SLOW_QUERY_MS = env_int("DATABASE_SLOW_QUERY_MS", 500)
 
 # Set by `make run` when it started the project's embedded PostgreSQL, so that
 # the health check can say which database is in use.
 EMBEDDED_DATABASE = env_bool("TODOPROJECT_EMBEDDED_DB", default=False)
+
+# The password of the users that seed_sample_data makes; unset, the command
+# derives one from the secret key and the seed and prints it.
+SAMPLE_USER_PASSWORD = os.environ.get("SAMPLE_USER_PASSWORD", "")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -208,6 +238,26 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
+
+# Security. Cookies are secure whenever debug is off; HTTPS redirects and
+# HSTS depend on the deployment and come from the environment (docs/neon.md
+# lists the production values that pass `check --deploy`).
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https")
+    if env_bool("DJANGO_BEHIND_TLS_PROXY", default=False)
+    else None
+)
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
+# Container probes call /healthz over plain HTTP on the pod's address.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool(
+    "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False
+)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+
+
+class TodoprojectConfig(AppConfig):
+    """Project-wide operations: health check, backups, checks, query log."""
+
+    name = "todoproject"
+    verbose_name = "todoproject"
+
+    def ready(self) -> None:
+        from django.db.backends.signals import connection_created
+
+        from . import checks  # noqa: F401 - registers the system checks
+        from .slow_queries import install_slow_query_log
+
+        connection_created.connect(install_slow_query_log)

@@ -1,0 +1,88 @@
+"""System checks for database settings that bite only in production.
+
+Run by every manage.py command; ``manage.py check --deploy --fail-level
+WARNING`` passes for the production settings documented in docs/neon.md.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.checks import Tags, Warning, register
+
+LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
+SECURE_SSLMODES = {"require", "verify-ca", "verify-full"}
+
+
+def _postgresql_databases():
+    for alias, db in settings.DATABASES.items():
+        if db.get("ENGINE") == "django.db.backends.postgresql":
+            yield alias, db
+
+
+def _is_pooler(host: str) -> bool:
+    # Neon's pooled endpoints are ep-...-pooler.<region>.aws.neon.tech.
+    return "-pooler" in host.split(".")[0]
+
+
+@register("todoproject")
+def check_connection_settings(app_configs=None, **kwargs):
+    errors = []
+    for alias, db in _postgresql_databases():
+        options = db.get("OPTIONS", {})
+        host = str(db.get("HOST") or "")
+        if options.get("pool") and db.get("CONN_MAX_AGE"):
+            errors.append(
+                Warning(
+                    f"Database {alias!r} has both a connection pool and "
+                    f"CONN_MAX_AGE={db['CONN_MAX_AGE']}.",
+                    hint="Django refuses the pair at the first query; set "
+                    "DATABASE_CONN_MAX_AGE=0 when DATABASE_POOL=true.",
+                    id="todoproject.W001",
+                )
+            )
+        if _is_pooler(host) and not db.get("DISABLE_SERVER_SIDE_CURSORS"):
+            errors.append(
+                Warning(
+                    f"Database {alias!r} is a pooled endpoint ({host}) but "
+                    "server-side cursors are on.",
+                    hint="Set DATABASE_DISABLE_SERVER_SIDE_CURSORS=true: in "
+                    "transaction pooling a cursor does not survive its "
+                    "transaction, and .iterator() fails.",
+                    id="todoproject.W002",
+                )
+            )
+        if _is_pooler(host) and options.get("options"):
+            errors.append(
+                Warning(
+                    f"Database {alias!r} is a pooled endpoint ({host}) and sends "
+                    "startup options, which PgBouncer refuses.",
+                    hint="Unset DATABASE_STATEMENT_TIMEOUT (and any options= in "
+                    "the URL) and set it on the role instead: ALTER ROLE ... "
+                    "SET statement_timeout = '30s'.",
+                    id="todoproject.W003",
+                )
+            )
+    return errors
+
+
+@register("todoproject", Tags.security)
+def check_ssl(app_configs=None, **kwargs):
+    if settings.DEBUG:
+        return []
+    errors = []
+    for alias, db in _postgresql_databases():
+        host = str(db.get("HOST") or "")
+        if host in LOCAL_HOSTS or host.startswith("/"):
+            continue
+        sslmode = db.get("OPTIONS", {}).get("sslmode")
+        if sslmode not in SECURE_SSLMODES:
+            errors.append(
+                Warning(
+                    f"Database {alias!r} at {host} is reached without "
+                    f"sslmode=require (sslmode={sslmode or 'unset'}).",
+                    hint="Add ?sslmode=require (or verify-full) to DATABASE_URL; "
+                    "Neon needs it.",
+                    id="todoproject.W004",
+                )
+            )
+    return errors

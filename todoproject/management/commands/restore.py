@@ -1,0 +1,33 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DEFAULT_DB_ALIAS
+
+from todoproject.backup import BackupError, restore
+
+
+class Command(BaseCommand):
+    help = (
+        "Load a dump written by the backup command into an EMPTY database "
+        "(point DATABASE_URL at it; no migrate first), in one transaction: "
+        "all of it or nothing. Rows, constraints, the ON DELETE CASCADE and "
+        "the row-level security policies come back as they were. Exit codes: "
+        "0 restored, 1 the restore failed or the database is not empty."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("dump_file", type=Path, help="file written by backup")
+        parser.add_argument(
+            "--database",
+            default=DEFAULT_DB_ALIAS,
+            help="database alias to restore into (default: default)",
+        )
+
+    def handle(self, *args, **options):
+        try:
+            restore(options["database"], options["dump_file"])
+        except BackupError as exc:
+            raise CommandError(str(exc), returncode=1) from None
+        self.stdout.write(
+            self.style.SUCCESS(f"Restored {options['dump_file']} into the database")
+        )
