@@ -6,6 +6,7 @@ from django.db import connection
 
 from tasks.rls import system_scope
 from tests.factories import TaskFactory, UserFactory
+from tests.pg_cluster import throwaway_cluster
 
 
 @pytest.fixture(autouse=True)
@@ -64,3 +65,14 @@ def superuser_cursor(django_db_blocker):
         dbname = connection.settings_dict["NAME"]
     with psycopg.connect(url, dbname=dbname, autocommit=True) as conn:
         yield conn.cursor()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throwaway PostgreSQL cluster with password authentication.
+
+    Started on first use, once per session, from the machine's server
+    programs (see tests/pg_cluster.py); its ``url()`` gives superuser URLs.
+    """
+    with throwaway_cluster() as cluster:
+        yield cluster

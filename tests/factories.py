@@ -1,8 +1,11 @@
+import random
+
 import factory
 from django.contrib.auth import get_user_model
 
 from tasks.models import Task
 from tasks.rls import acting_as
+from tasks.sample_data import task_title
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -19,7 +22,8 @@ class TaskFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Task
 
-    title = factory.Sequence(lambda n: f"Task {n}")
+    # The words of seed_sample_data's titles, so tests and seeds agree.
+    title = factory.Sequence(lambda n: task_title(random.Random(n)))
     description = ""
     owner = factory.SubFactory(UserFactory)
 

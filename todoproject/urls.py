@@ -1,6 +1,9 @@
 from django.contrib import admin
 from django.urls import path
 
+from todoproject import views
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("healthz", views.healthz, name="healthz"),
 ]

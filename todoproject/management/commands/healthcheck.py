@@ -1,0 +1,137 @@
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DEFAULT_DB_ALIAS, connections
+
+from todoproject import health
+from todoproject.health import Status
+
+EXIT_CODES = (
+    "Exit codes: 0 healthy (warnings allowed); 1 cannot connect (refused, "
+    "timeout, unknown host, authentication or SSL refused, unknown database); "
+    "2 usage error; 3 reachable but migrations are pending; 4 reachable and "
+    "migrated but the integrity posture is broken (tasks foreign key not ON "
+    "DELETE CASCADE, row-level security not enabled and forced, or the role "
+    "is a superuser or BYPASSRLS)."
+)
+
+
+class Command(BaseCommand):
+    help = (
+        "Check that the database answers within a timeout, is migrated and "
+        "still enforces task ownership; print one line per check, or one "
+        f"JSON document with --json. {EXIT_CODES}"
+    )
+    # A probe: Django's system checks neither help nor belong here.
+    requires_system_checks = []
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--database",
+            default=DEFAULT_DB_ALIAS,
+            metavar="ALIAS",
+            help='The database alias to check. Default: "default".',
+        )
+        parser.add_argument(
+            "--timeout",
+            type=float,
+            default=health.DEFAULT_TIMEOUT,
+            metavar="SECONDS",
+            help="Give up connecting after SECONDS, and on the queries after "
+            f"as long again. Default: {health.DEFAULT_TIMEOUT:g}.",
+        )
+        parser.add_argument(
+            "--wait",
+            type=float,
+            default=0,
+            metavar="SECONDS",
+            help="Retry, with growing pauses, until healthy or SECONDS are up "
+            "(container start-up, a Neon compute waking). Default: 0, one try.",
+        )
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            help="Print one JSON document on stdout and nothing else there.",
+        )
+        parser.add_argument(
+            "--allow-privileged-role",
+            action="store_true",
+            help="Report a superuser or BYPASSRLS role as a warning, not a "
+            "failure: for a role used so on purpose (a migration job, say).",
+        )
+
+    def handle(self, *args, **options):
+        alias = options["database"]
+        if alias not in connections.settings:
+            configured = ", ".join(connections.settings)
+            raise CommandError(
+                f"unknown database alias {alias!r} (configured: {configured})",
+                returncode=health.USAGE_ERROR,
+            )
+        timeout = self.seconds(options, "timeout", minimum=0, inclusive=False)
+        wait = self.seconds(options, "wait", minimum=0, inclusive=True)
+        verbosity = options["verbosity"]
+
+        def retrying(report, delay):
+            if verbosity >= 1:
+                self.stderr.write(
+                    f"waiting for the database: {report.reason}; "
+                    f"trying again in {delay:.2g} s"
+                )
+
+        report = health.wait_until_healthy(
+            alias,
+            wait=wait,
+            timeout=timeout,
+            allow_privileged_role=options["allow_privileged_role"],
+            on_retry=retrying,
+        )
+        if options["json"]:
+            self.stdout.write(json.dumps(report.as_dict(), indent=2))
+        elif verbosity >= 1:
+            self.write_report(report)
+        if not report.healthy:
+            raise CommandError(report.reason, returncode=report.exit_code)
+
+    @staticmethod
+    def seconds(options, name, *, minimum, inclusive):
+        value = options[name]
+        valid = isinstance(value, int | float) and not isinstance(value, bool)
+        if valid:
+            valid = value >= minimum if inclusive else value > minimum
+        if not valid:
+            relation = "at least" if inclusive else "more than"
+            raise CommandError(
+                f"--{name} must be a number of seconds {relation} {minimum}, "
+                f"got {value!r}",
+                returncode=health.USAGE_ERROR,
+            )
+        return float(value)
+
+    def write_report(self, report):
+        vendor = {"postgresql": "PostgreSQL", "sqlite": "SQLite"}.get(
+            report.vendor, report.vendor
+        )
+        version = report.server_version or "(version unknown)"
+        embedded = "embedded" if report.embedded else "not embedded"
+        self.stdout.write(
+            f"database: {vendor} {version}, alias {report.alias}, {embedded}"
+        )
+        styles = {
+            Status.OK: self.style.SUCCESS,
+            Status.WARN: self.style.WARNING,
+            Status.FAIL: self.style.ERROR,
+        }
+        width = max(len(check.name) for check in report.checks)
+        for check in report.checks:
+            label = "FAIL" if check.status == Status.FAIL else str(check.status)
+            status = styles[check.status](f"{label:<4}")
+            self.stdout.write(
+                f"{check.name:<{width}}  {status}  {check.ms:8.1f} ms  {check.detail}"
+            )
+        if report.healthy:
+            warnings = sum(check.status == Status.WARN for check in report.checks)
+            summary = "healthy"
+            if warnings:
+                summary += f" ({warnings} warning{'s' if warnings > 1 else ''})"
+            self.stdout.write(self.style.SUCCESS(summary))

@@ -1,0 +1,30 @@
+import logging
+
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+
+from todoproject import health
+
+logger = logging.getLogger(__name__)
+
+# A probe has its own timeout, typically a second or a few; answering 503
+# a little after it is still more useful than hanging for long.
+HEALTHZ_TIMEOUT = 3.0
+
+
+@never_cache
+@require_safe
+def healthz(request):
+    """Answer a readiness probe: 200 when the database is healthy, else 503.
+
+    The same checks as ``manage.py healthcheck``, reported without their
+    details (host, database, role and migration names are nobody's business
+    who can reach the URL); the reason of a failure goes to the log.
+    """
+    report = health.run_checks(timeout=HEALTHZ_TIMEOUT)
+    if not report.healthy:
+        logger.warning("/healthz: unhealthy: %s", report.reason)
+    return JsonResponse(
+        report.as_dict(details=False), status=200 if report.healthy else 503
+    )
