@@ -78,3 +78,57 @@ def test_username_differing_only_in_case_is_refused_by_the_database():
 
 def test_str_is_the_username():
     assert str(UserFactory(username="carol")) == "carol"
+
+
+def test_delete_user_removes_the_user_and_everything_theirs():
+    from django.contrib.admin.models import CHANGE, LogEntry
+    from django.contrib.auth.models import Group
+
+    from accounts.services import delete_user
+    from tests.factories import TaskFactory
+    from tests.utils import stored_tasks
+
+    user, other = UserFactory(), UserFactory()
+    TaskFactory.create_batch(3, owner=user)
+    kept = TaskFactory(owner=other)
+    user.groups.add(Group.objects.create(name="team"))
+    LogEntry.objects.log_actions(user.pk, [other], CHANGE, single_object=True)
+
+    delete_user(user)
+
+    assert not User.objects.filter(username=user.username).exists()
+    assert stored_tasks() == [kept]
+    assert Group.objects.get(name="team").user_set.count() == 0
+    assert not LogEntry.objects.exists()
+
+
+@pytest.mark.postgresql
+def test_every_foreign_key_to_users_cascades_in_the_database():
+    from django.db import connection as db
+
+    with db.cursor() as cursor:
+        cursor.execute(
+            "SELECT conrelid::regclass::text, confdeltype FROM pg_constraint "
+            "WHERE confrelid = 'accounts_user'::regclass AND contype = 'f' "
+            "ORDER BY 1"
+        )
+        rows = cursor.fetchall()
+
+    assert rows == [
+        ("accounts_user_groups", "c"),
+        ("accounts_user_user_permissions", "c"),
+        ("django_admin_log", "c"),
+        ("tasks_task", "c"),
+    ]
+
+
+@pytest.mark.postgresql
+def test_delete_user_is_one_statement(django_assert_num_queries):
+    from accounts.services import delete_user
+    from tests.factories import TaskFactory
+
+    user = UserFactory()
+    TaskFactory.create_batch(5, owner=user)
+
+    with django_assert_num_queries(1):
+        delete_user(user)
