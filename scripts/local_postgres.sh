@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make sure the machine's PostgreSQL cluster (Debian's pg_ctlcluster) runs on
-# 127.0.0.1:5432. Used when no database URL is given.
+# 127.0.0.1:5432. .ci/run uses it for its second leg (TEST_DATABASE_URL).
 set -euo pipefail
 
 if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then

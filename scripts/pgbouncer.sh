@@ -6,10 +6,11 @@
 #   scripts/pgbouncer.sh stop
 #
 # Installs Debian's pgbouncer package when it is missing. Runtime files go to
-# var/pgbouncer/ (git-ignored).
+# var/pgbouncer/ (git-ignored), or to PGBOUNCER_RUN_DIR, so that two test
+# runs on one machine keep apart.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUN_DIR="$PWD/var/pgbouncer"
+RUN_DIR="${PGBOUNCER_RUN_DIR:-$PWD/var/pgbouncer}"
 
 stop() {
     if [ -f "$RUN_DIR/pgbouncer.pid" ]; then
@@ -52,7 +53,9 @@ start() {
     rm -f "$RUN_DIR/pgbouncer.log"
     PATH="/usr/sbin:$PATH" pgbouncer -d "$RUN_DIR/pgbouncer.ini"
     for _ in $(seq 50); do
-        if pg_isready -q -h 127.0.0.1 -p "$listen_port" -U "$role" -d postgres 2>/dev/null; then
+        # A plain TCP check: pg_isready needs a PostgreSQL client package,
+        # which a machine that uses the embedded PostgreSQL may not have.
+        if (exec 3<>"/dev/tcp/127.0.0.1/$listen_port") 2>/dev/null; then
             return
         fi
         sleep 0.1

@@ -1,6 +1,15 @@
 #!/usr/bin/env bash
-# The main job: install, migrate, then serve the admin on
-# ${RUN_HOST:-127.0.0.1}:${RUN_PORT:-8000}.
+# The main job: install, migrate, seed, check health, then serve the admin on
+# ${RUN_HOST:-127.0.0.1}:${RUN_PORT:-8000}, on PostgreSQL.
+#
+# DATABASE_URL set (in the environment or the env file): that database,
+# nothing embedded. Unset: the project's embedded PostgreSQL
+# (scripts/embedded_pg.py), its data in ${RUN_PG_DIR:-var/postgres}
+# (git-ignored, kept across runs and reboots; only `make db-delete` deletes
+# it), on 127.0.0.1:${RUN_PG_PORT:-55432} or a free port when that is taken.
+# The application connects as the plain runtime role todoproject_app, never
+# as the server's superuser. Ctrl-C or SIGTERM stops the development server
+# and then the embedded PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh
@@ -10,8 +19,76 @@ if [ ! -f .env ] && [ -z "${DJANGO_SECRET_KEY:-}" ]; then
     export DJANGO_DEBUG="${DJANGO_DEBUG:-true}"
 fi
 
+# DATABASE_URL as the settings will see it: the environment first, then the
+# env file.
+configured_url="$(python -c '
+import os
+from dotenv import dotenv_values
+env_file = os.environ.get("DJANGO_ENV_FILE", ".env")
+from_file = dotenv_values(env_file) if env_file and os.path.isfile(env_file) else {}
+print((os.environ.get("DATABASE_URL") or from_file.get("DATABASE_URL") or "").strip())
+')"
+
+pg_dir="${RUN_PG_DIR:-var/postgres}"
+embedded=""
+server_pid=""
+cleanup() {
+    local status=$?
+    trap - INT TERM
+    if [ -n "$server_pid" ]; then
+        kill -TERM "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    if [ -n "$embedded" ]; then
+        python scripts/embedded_pg.py stop "$pg_dir" || status=1
+    fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if [ -z "$configured_url" ]; then
+    echo "==> embedded PostgreSQL in $pg_dir (DATABASE_URL is not set)"
+    admin_url="$(python scripts/embedded_pg.py start "$pg_dir" \
+        --port "${RUN_PG_PORT:-55432}" --watch $$)"
+    embedded=1
+    echo "==> runtime role todoproject_app (no SUPERUSER, no BYPASSRLS) and its database"
+    app_url="$(python scripts/pg_role.py "$admin_url" --database todoproject \
+        --password-file "$pg_dir/app.password")"
+    python scripts/embedded_pg.py create-database "$app_url"
+    export DATABASE_URL="$app_url"
+    export TODOPROJECT_EMBEDDED_DB=true
+else
+    export TODOPROJECT_EMBEDDED_DB=false
+fi
+
 echo "==> migrate"
 python manage.py migrate --noinput
-echo "==> serving the admin at http://${RUN_HOST:-127.0.0.1}:${RUN_PORT:-8000}/admin/"
-echo "    (create a login with: .venv/bin/python manage.py createsuperuser)"
-exec python manage.py runserver "${RUN_HOST:-127.0.0.1}:${RUN_PORT:-8000}"
+
+echo "==> seed_sample_data"
+# Idempotent: a second run leaves the same rows. Exit 3: DEBUG is off, and a
+# production-like setup is not seeded by the main job.
+status=0
+python manage.py seed_sample_data || status=$?
+if [ "$status" = 3 ]; then
+    echo "    (not seeded: DJANGO_DEBUG is off)"
+elif [ "$status" != 0 ]; then
+    exit "$status"
+fi
+
+echo "==> healthcheck"
+status=0
+python manage.py healthcheck || status=$?
+if [ "$status" != 0 ]; then
+    echo "error: the health check failed (exit $status, see above); not serving" >&2
+    exit 1
+fi
+
+address="${RUN_HOST:-127.0.0.1}:${RUN_PORT:-8000}"
+echo "==> serving the admin at http://$address/admin/ (Ctrl-C stops it)"
+# In the background, so that a SIGTERM to this script is handled at once
+# rather than after the server exits.
+python manage.py runserver "$address" &
+server_pid=$!
+wait "$server_pid"

@@ -1,7 +1,21 @@
 #!/usr/bin/env bash
 # The whole test suite: lint, migrations in step with models, pytest on
-# PostgreSQL as the plain runtime role, pytest on SQLite. Any failure stops
-# it with a non-zero exit.
+# PostgreSQL as the plain runtime role (then the isolation tests again
+# through PgBouncer), pytest on SQLite. Any failure stops it with a non-zero
+# exit.
+#
+# The PostgreSQL server is TEST_DATABASE_URL, else DATABASE_URL (a superuser
+# URL), else a throwaway embedded PostgreSQL (scripts/embedded_pg.py) in a
+# temporary folder on a free port, stopped and deleted when this script ends,
+# however it ends. Never the SQLite file, never a server that happens to run
+# on the default port.
+#
+#   TEST_SKIP_SQLITE=1     leave out the SQLite run (.ci/run runs it once)
+#   TEST_DATABASE_NAME=x   the runtime role's database name (default
+#                          todoproject; the tests use test_x and
+#                          test_x_pgbouncer), for a second run beside another
+#                          on the same server
+#   PGBOUNCER_RUN_DIR      PgBouncer's runtime folder (default var/pgbouncer)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh
@@ -9,13 +23,43 @@ source scripts/venv.sh
 # Tests never read a developer's .env, and need some secret key.
 export DJANGO_ENV_FILE=""
 export DJANGO_SECRET_KEY="${DJANGO_SECRET_KEY:-insecure-test-only-secret-key-0123456789abcdef}"
+db_name="${TEST_DATABASE_NAME:-todoproject}"
+
+embedded_dir=""
+bouncer_started=""
+cleanup() {
+    local status=$?
+    if [ -n "$bouncer_started" ]; then
+        bash scripts/pgbouncer.sh stop || true
+    fi
+    if [ -n "$embedded_dir" ]; then
+        # Its watcher stops the server and deletes the folder.
+        python scripts/embedded_pg.py stop "$embedded_dir" || status=1
+    fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # A superuser URL: the suite creates the runtime role with it and uses it to
 # look past row-level security; the tests themselves run as the role.
 admin_url="${TEST_DATABASE_URL:-${DATABASE_URL:-}}"
 if [ -z "$admin_url" ]; then
-    admin_url="postgres://postgres@127.0.0.1:5432/postgres"
-    bash scripts/local_postgres.sh
+    echo "==> embedded PostgreSQL (no TEST_DATABASE_URL or DATABASE_URL set)"
+    embedded_dir="$(mktemp -d "${TMPDIR:-/tmp}/todoproject-test-pg.XXXXXX")"
+    admin_url="$(python scripts/embedded_pg.py start "$embedded_dir" --trust \
+        --watch $$ --temporary)"
+else
+    case "$admin_url" in
+        postgres://* | postgresql://*) ;;
+        *)
+            echo "error: make test needs a PostgreSQL superuser URL (postgres://...)" \
+                "in TEST_DATABASE_URL or DATABASE_URL, not ${admin_url%%:*}://...;" \
+                "unset both to use the embedded PostgreSQL" >&2
+            exit 1
+            ;;
+    esac
 fi
 
 echo "==> ruff"
@@ -26,7 +70,7 @@ echo "==> PostgreSQL reachable"
 DATABASE_URL="$admin_url" python scripts/wait_for_db.py
 
 echo "==> runtime role (LOGIN CREATEDB, no SUPERUSER, no BYPASSRLS)"
-app_url="$(python scripts/pg_role.py "$admin_url" --database todoproject)"
+app_url="$(python scripts/pg_role.py "$admin_url" --database "$db_name")"
 
 echo "==> makemigrations --check"
 DATABASE_URL="$admin_url" python manage.py makemigrations --check --dry-run
@@ -49,17 +93,21 @@ for port in range(6432, 6532):
             print(port)
             break
 ')"
+bouncer_started=1
 # shellcheck disable=SC2086
 bash scripts/pgbouncer.sh start $server "$pgbouncer_port" todoproject_app
-trap 'bash scripts/pgbouncer.sh stop' EXIT
 # The test database is created through PgBouncer and dropped directly (with
 # FORCE: PgBouncer keeps its server connection open), before and after.
-bouncer_url="$(python scripts/pg_role.py "$admin_url" --database todoproject_pgbouncer \
-    --host 127.0.0.1 --port "$pgbouncer_port" --drop-database test_todoproject_pgbouncer)"
+bouncer_url="$(python scripts/pg_role.py "$admin_url" --database "${db_name}_pgbouncer" \
+    --host 127.0.0.1 --port "$pgbouncer_port" --drop-database "test_${db_name}_pgbouncer")"
 DATABASE_URL="$bouncer_url" DATABASE_DISABLE_SERVER_SIDE_CURSORS=true \
     TEST_THROUGH_PGBOUNCER=1 TEST_SUPERUSER_DATABASE_URL="$admin_url" \
     pytest -p no:cacheprovider -m isolation --reuse-db -q "$@"
-python scripts/pg_role.py "$admin_url" --drop-database test_todoproject_pgbouncer >/dev/null
+python scripts/pg_role.py "$admin_url" --drop-database "test_${db_name}_pgbouncer" >/dev/null
 
-echo "==> pytest on SQLite (no database-level guarantees; PostgreSQL-only tests deselected)"
-env -u DATABASE_URL pytest -p no:cacheprovider -m "not postgresql" -q "$@"
+if [ "${TEST_SKIP_SQLITE:-}" = 1 ]; then
+    echo "==> pytest on SQLite: left out (TEST_SKIP_SQLITE=1)"
+else
+    echo "==> pytest on SQLite (no database-level guarantees; PostgreSQL-only tests deselected)"
+    env -u DATABASE_URL pytest -p no:cacheprovider -m "not postgresql" -q "$@"
+fi

