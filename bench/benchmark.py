@@ -532,7 +532,7 @@ def time_scaling(args, admin_db_url: str) -> list[dict]:
         sample = users[:keep][:: max(1, keep // 50)]
         sizes.append({"rows": rows, "list_median_us": round(list_latency(sample, 500))})
         log(f"    {rows:>12,} rows: {sizes[-1]['list_median_us']:>6} us")
-        if rows <= 10_000 or keep <= 1:
+        if rows < 20_000 or keep <= 1:
             break
         keep = max(1, keep // 10)
         kept_ids = [u.pk for u in users[:keep]]

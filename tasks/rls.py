@@ -21,12 +21,14 @@ both are plain ``atomic()`` blocks.
 
 from __future__ import annotations
 
+import select
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import wraps
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from psycopg import ClientCursor
 
@@ -106,6 +108,28 @@ def _apply(connection, scope: Scope) -> None:
         cursor.execute(_set_config_sql(scope))
 
 
+def _drop_if_dead(connection) -> None:
+    """Close an idle connection whose server side has gone, without a query.
+
+    A terminated backend or a restarted server leaves the idle socket
+    readable (an error message, then EOF); Django's own health check runs
+    only between requests and costs a round trip. One non-blocking select()
+    here lets the next statement reconnect instead of failing, in scripts
+    and shells as in requests.
+    """
+    raw = connection.connection
+    if raw is None or connection.in_atomic_block or connection.vendor != "postgresql":
+        return
+    try:
+        readable, _, _ = select.select([raw.pgconn.socket], [], [], 0)
+    except (OSError, ValueError, psycopg.Error):
+        readable = True
+    if readable or raw.closed or raw.broken:
+        # Nothing is due to an idle connection that LISTENs to nothing: what
+        # arrived is the server's goodbye (or EOF). Reconnect.
+        connection.close()
+
+
 def _can_scope_statements(connection) -> bool:
     """Whether statements can carry their own set_config on `connection`.
 
@@ -115,6 +139,7 @@ def _can_scope_statements(connection) -> bool:
     """
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return False
+    _drop_if_dead(connection)
     connection.ensure_connection()
     return connection.get_autocommit() and issubclass(
         connection.connection.cursor_factory, ClientCursor
@@ -175,6 +200,8 @@ def _scoped(scope: Scope, using: str | None, *, atomic: bool) -> Iterator[None]:
     # block (it survives RELEASE SAVEPOINT), so put the outer scope back on
     # the way out. On an error the savepoint's rollback undoes it instead.
     nested = connection.in_atomic_block
+    if not nested:
+        _drop_if_dead(connection)
     outer = stack[-1].scope if stack else NOBODY
     with transaction.atomic(using=alias):
         _apply(connection, scope)

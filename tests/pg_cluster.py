@@ -22,9 +22,9 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
@@ -37,6 +37,9 @@ class Cluster:
     port: int
     user: str
     password: str
+    # Stop and start the server in place (fault tests); same data and port.
+    stop: Callable[[], None] = field(default=lambda: None, compare=False, repr=False)
+    start: Callable[[], None] = field(default=lambda: None, compare=False, repr=False)
 
     def url(self, dbname: str = "postgres", *, password: str | None = None) -> str:
         secret = quote(self.password if password is None else password, safe="")
@@ -173,12 +176,28 @@ def throwaway_cluster() -> Iterator[Cluster]:
                 "synchronous_commit = off\n"
                 "full_page_writes = off\n"
             )
-        tools.run(
-            "pg_ctl", "--pgdata", str(data), "--log", str(folder / "log"), "-w", "start"
-        )
+
+        def start() -> None:
+            tools.run(
+                "pg_ctl",
+                "--pgdata",
+                str(data),
+                "--log",
+                str(folder / "log"),
+                "-w",
+                "start",
+            )
+
+        def stop() -> None:
+            tools.run("pg_ctl", "--pgdata", str(data), "-m", "fast", "-w", "stop")
+
+        start()
         started = True
-        yield Cluster("127.0.0.1", port, SUPERUSER, password)
+        yield Cluster("127.0.0.1", port, SUPERUSER, password, stop=stop, start=start)
     finally:
         if started:
-            tools.run("pg_ctl", "--pgdata", str(data), "-m", "immediate", "-w", "stop")
+            with suppress(ClusterError):  # already stopped by a fault test
+                tools.run(
+                    "pg_ctl", "--pgdata", str(data), "-m", "immediate", "-w", "stop"
+                )
         shutil.rmtree(folder, ignore_errors=True)
