@@ -6,7 +6,9 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from tasks.middleware import ActingUserMiddleware
 from tasks.models import Task
+from tasks.rls import system_scope
 
 from .models import User
 
@@ -38,9 +40,17 @@ class UserAdmin(DjangoUserAdmin):
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
-        if obj is None:
+        if obj is None or not may_see_tasks(request):
             return fieldsets
         return (*fieldsets, (_("Tasks"), {"fields": ("tasks_link",)}))
+
+    def get_list_display(self, request):
+        # Without the task permission the admin acts as the staff member
+        # alone, and every other user's count would read 0.
+        list_display = super().get_list_display(request)
+        if may_see_tasks(request):
+            return list_display
+        return tuple(name for name in list_display if name != "task_count")
 
     def get_queryset(self, request):
         # A correlated subquery rather than JOIN ... GROUP BY: still one query
@@ -77,7 +87,14 @@ class UserAdmin(DjangoUserAdmin):
         )
 
     def get_deleted_objects(self, objs, request):
-        objs = list(objs)
+        # Deleting a user deletes their tasks (the database cascades past
+        # row-level security), so collect and check them in the system scope
+        # whatever the staff member may see: without tasks.delete_task the
+        # deletion is refused rather than silently taking the tasks along.
+        with system_scope():
+            return self._deleted_objects(list(objs), request)
+
+    def _deleted_objects(self, objs, request):
         task_count = Task.objects.filter(owner__in=objs).count()
         if task_count <= self.DELETE_LIST_LIMIT:
             return super().get_deleted_objects(objs, request)
@@ -98,6 +115,11 @@ class UserAdmin(DjangoUserAdmin):
         if not request.user.has_perm("tasks.delete_task"):
             perms_needed.add(Task._meta.verbose_name)
         return deleted, model_count, perms_needed, []
+
+
+def may_see_tasks(request) -> bool:
+    """Whether the admin shows `request.user` every user's tasks."""
+    return ActingUserMiddleware.may_see_all_tasks(request.user)
 
 
 def tasks_url(user: User) -> str:

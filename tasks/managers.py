@@ -29,6 +29,9 @@ def _as_bound_owner(method):
     return scoped
 
 
+_END = object()
+
+
 class TaskQuerySet(models.QuerySet):
     """Chainable filters for tasks; building a query never touches the database.
 
@@ -93,11 +96,21 @@ class TaskQuerySet(models.QuerySet):
     in_bulk = _as_bound_owner(models.QuerySet.in_bulk)
 
     def iterator(self, chunk_size=None):
+        rows = super().iterator(chunk_size)
         if self._owner is None:
-            yield from super().iterator(chunk_size)
+            yield from rows
             return
-        with acting_as(self._owner, using=self.db):
-            yield from super().iterator(chunk_size)
+        # The scope covers only the statement, sent with the first row: a
+        # server-side cursor is declared WITH HOLD in a transaction of its
+        # own, a client-side one has every row by then. Holding the scope
+        # across yields would leave it in force for whatever the caller
+        # runs between rows.
+        with acting_as(self._owner, using=self.db, atomic=False):
+            first = next(rows, _END)
+        if first is _END:
+            return
+        yield first
+        yield from rows
 
 
 TaskManager = models.Manager.from_queryset(TaskQuerySet)

@@ -43,7 +43,9 @@ class ActingUserMiddleware:
             prefix = reverse("admin:index")
         except NoReverseMatch:
             return False
-        return request.path_info.startswith(prefix)
+        # reverse() includes the script prefix (a deployment under /todo/),
+        # as request.path does and request.path_info does not.
+        return request.path.startswith(prefix)
 
     @staticmethod
     def may_see_all_tasks(user) -> bool:

@@ -14,9 +14,11 @@ transaction mode).
   migrations, dumps and staff in the admin; grep for it to audit them.
 
 Outside of both, queries see no task at all and write none: fail closed.
-Each opens a transaction (a savepoint when one is already open) and restores
-the outer scope when it ends. On SQLite there is no row-level security and
-both are plain ``atomic()`` blocks.
+Each opens a transaction (a savepoint when one is already open, none when
+the same scope already holds one) and restores the outer scope when it ends;
+with ``atomic=False`` each statement carries the scope itself instead. On
+SQLite there is no row-level security and both are plain ``atomic()``
+blocks.
 """
 
 from __future__ import annotations
@@ -121,7 +123,11 @@ def _drop_if_dead(connection) -> None:
     if raw is None or connection.in_atomic_block or connection.vendor != "postgresql":
         return
     try:
-        readable, _, _ = select.select([raw.pgconn.socket], [], [], 0)
+        # poll(), not select(): select() cannot watch descriptors past
+        # FD_SETSIZE (1024), which a busy process reaches.
+        poller = select.poll()
+        poller.register(raw.pgconn.socket, select.POLLIN)
+        readable = bool(poller.poll(0))
     except (OSError, ValueError, psycopg.Error):
         readable = True
     if readable or raw.closed or raw.broken:
@@ -162,8 +168,11 @@ def _prefix_statements(execute, sql, params, many, context):
     if many or getattr(raw_cursor, "name", None):
         # executemany (pipelined) and server-side cursors cannot take two
         # statements: give them a transaction that starts with the setting.
-        with transaction.atomic(using=connection.alias):
-            connection.connection.cursor().execute(set_config)
+        with (
+            transaction.atomic(using=connection.alias),
+            connection.connection.cursor() as setter,
+        ):
+            setter.execute(set_config)
             return execute(sql, params, many, context)
     result = execute(f"{set_config}; {sql}", params, many, context)
     raw_cursor.nextset()

@@ -110,3 +110,39 @@ def test_deleting_a_user_in_the_admin_removes_their_tasks(staff_client, user, ta
 
     assert response.status_code == 302
     assert stored_tasks() == [other]
+
+
+@pytest.fixture
+def user_manager(client):
+    """Staff who may view and delete users, but have no task permission."""
+    from django.contrib.auth.models import Permission
+
+    staff = UserFactory(username="manager", is_staff=True)
+    staff.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_user", "delete_user"])
+    )
+    client.force_login(staff)
+    return client
+
+
+def test_staff_without_task_permission_cannot_delete_a_users_tasks(user_manager, user):
+    from tests.utils import stored_tasks
+
+    TaskFactory.create_batch(3, owner=user)
+    url = reverse("admin:accounts_user_delete", args=[user.pk])
+
+    page = user_manager.get(url)
+    response = user_manager.post(url, {"post": "yes"})
+
+    assert page.context["perms_lacking"] == {"task"}
+    assert response.status_code == 403
+    assert len(stored_tasks(owner=user)) == 3
+
+
+def test_staff_without_task_permission_see_no_task_counts(user_manager, user):
+    TaskFactory.create_batch(2, owner=user)
+
+    response = user_manager.get(CHANGELIST)
+
+    assert response.status_code == 200
+    assert "task_count" not in response.context["cl"].list_display

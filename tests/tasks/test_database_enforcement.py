@@ -346,3 +346,33 @@ def test_services_outside_a_transaction_do_not_reach_other_users(alice_and_bob):
 
     assert [(t.pk, t.title, t.completed) for t in stored_tasks(owner=bob)] == before
     assert {t.owner_id for t in services.get_tasks(alice)} == {alice.pk}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_paused_iterator_leaves_no_scope_behind(alice_and_bob):
+    from tasks import services
+
+    alice, _, _ = alice_and_bob
+    rows = services.get_tasks(alice).iterator(chunk_size=1)
+
+    first = next(rows)
+
+    assert first.owner_id == alice.pk
+    assert str(current_scope()) == "nobody"
+    assert Task.objects.count() == 0
+    assert [task.owner_id for task in rows] == [alice.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_middleware_scopes_each_statement_outside_a_transaction(alice_and_bob):
+    alice, _, _ = alice_and_bob
+
+    def view(request):
+        assert not connection.in_atomic_block
+        return HttpResponse(f"{Task.objects.count()} {Task.objects.count()}")
+
+    request = RequestFactory().get("/")
+    request.user = alice
+
+    assert ActingUserMiddleware(view)(request).content == b"2 2"
+    assert Task.objects.count() == 0
