@@ -17,6 +17,7 @@ database name) on stdout; errors are one line on stderr, exit 1.
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -51,8 +52,10 @@ def read_password(path: Path | None) -> str:
     password = secrets.token_urlsafe(24)
     if path:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(password + "\n")
-        path.chmod(0o600)
+        # Created private: never readable by others, not even briefly.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(password + "\n")
     return password
 
 

@@ -70,7 +70,11 @@ echo "==> PostgreSQL reachable"
 DATABASE_URL="$admin_url" python scripts/wait_for_db.py
 
 echo "==> runtime role (LOGIN CREATEDB, no SUPERUSER, no BYPASSRLS)"
-app_url="$(python scripts/pg_role.py "$admin_url" --database "$db_name")"
+# A role of the suite's own, not the application's todoproject_app: the
+# script sets its password on every run, which must never lock a real
+# deployment on the same server out.
+role=todoproject_test
+app_url="$(python scripts/pg_role.py "$admin_url" --role "$role" --database "$db_name")"
 
 echo "==> makemigrations --check"
 DATABASE_URL="$admin_url" python manage.py makemigrations --check --dry-run
@@ -95,15 +99,15 @@ for port in range(6432, 6532):
 ')"
 bouncer_started=1
 # shellcheck disable=SC2086
-bash scripts/pgbouncer.sh start $server "$pgbouncer_port" todoproject_app
+bash scripts/pgbouncer.sh start $server "$pgbouncer_port" "$role"
 # The test database is created through PgBouncer and dropped directly (with
 # FORCE: PgBouncer keeps its server connection open), before and after.
-bouncer_url="$(python scripts/pg_role.py "$admin_url" --database "${db_name}_pgbouncer" \
+bouncer_url="$(python scripts/pg_role.py "$admin_url" --role "$role" --database "${db_name}_pgbouncer" \
     --host 127.0.0.1 --port "$pgbouncer_port" --drop-database "test_${db_name}_pgbouncer")"
 DATABASE_URL="$bouncer_url" DATABASE_DISABLE_SERVER_SIDE_CURSORS=true \
     TEST_THROUGH_PGBOUNCER=1 TEST_SUPERUSER_DATABASE_URL="$admin_url" \
     pytest -p no:cacheprovider -m isolation --reuse-db -q "$@"
-python scripts/pg_role.py "$admin_url" --drop-database "test_${db_name}_pgbouncer" >/dev/null
+python scripts/pg_role.py "$admin_url" --role "$role" --drop-database "test_${db_name}_pgbouncer" >/dev/null
 
 if [ "${TEST_SKIP_SQLITE:-}" = 1 ]; then
     echo "==> pytest on SQLite: left out (TEST_SKIP_SQLITE=1)"

@@ -32,3 +32,37 @@ def test_tasks_migrations_reverse_and_reapply_on_a_database_with_data():
     # The schema works again and the users survived.
     TaskFactory(owner=owner)
     assert len(stored_tasks(owner=owner)) == 1
+
+
+def foreign_key_actions() -> dict[str, str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conrelid::regclass::text, confdeltype FROM pg_constraint "
+            "WHERE confrelid = 'accounts_user'::regclass AND contype = 'f'"
+        )
+        return dict(cursor.fetchall())
+
+
+def row_security() -> tuple[bool, bool]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relrowsecurity, relforcerowsecurity FROM pg_class "
+            "WHERE oid = 'tasks_task'::regclass"
+        )
+        return cursor.fetchone()
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_database_enforcement_migrations_reverse_cleanly():
+    call_command("migrate", "accounts", "0001", verbosity=0)
+    assert set(foreign_key_actions().values()) == {"a", "c"}
+    assert foreign_key_actions()["tasks_task"] == "c"
+
+    call_command("migrate", "tasks", "0001", verbosity=0)
+    assert set(foreign_key_actions().values()) == {"a"}
+    assert row_security() == (False, False)
+
+    call_command("migrate", verbosity=0)
+    assert set(foreign_key_actions().values()) == {"c"}
+    assert row_security() == (True, True)

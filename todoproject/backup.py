@@ -103,7 +103,9 @@ def libpq_env(alias: str, *, system_scope: bool) -> tuple[dict[str, str], list[s
     """
     settings_dict = connections[alias].settings_dict
     options = settings_dict.get("OPTIONS", {})
-    env = {**os.environ}
+    # Only this database's settings: an inherited PGHOST or PGPASSWORD would
+    # point pg_dump at another server than the one Django checked.
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
     for key, value in (
         ("PGHOST", settings_dict.get("HOST")),
         ("PGPORT", settings_dict.get("PORT")),

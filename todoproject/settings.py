@@ -203,7 +203,13 @@ if _default_db["ENGINE"] == POSTGRESQL:
     # the role instead (ALTER ROLE ... SET statement_timeout).
     _statement_timeout = env_int("DATABASE_STATEMENT_TIMEOUT", 0)
     if _statement_timeout:
-        _options["options"] = f"-c statement_timeout={_statement_timeout}"
+        # Added to any options= the URL carries (Neon's endpoint=..., say).
+        _options["options"] = " ".join(
+            filter(
+                None,
+                [_options.get("options"), f"-c statement_timeout={_statement_timeout}"],
+            )
+        )
 
 DATABASES = {"default": _default_db}
 

@@ -1,4 +1,6 @@
 import logging
+import threading
+import time
 
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
@@ -11,6 +13,20 @@ logger = logging.getLogger(__name__)
 # A probe has its own timeout, typically a second or a few; answering 503
 # a little after it is still more useful than hanging for long.
 HEALTHZ_TIMEOUT = 3.0
+# One check at a time per process, its answer shared for a second: a burst
+# of probes (or of anonymous requests) costs one database connection, not
+# one each, and threads of abandoned checks cannot pile up.
+REUSE_SECONDS = 1.0
+_lock = threading.Lock()
+_last: tuple[float, health.Report] | None = None
+
+
+def current_report() -> health.Report:
+    global _last
+    with _lock:
+        if _last is None or time.monotonic() - _last[0] > REUSE_SECONDS:
+            _last = (time.monotonic(), health.run_checks(timeout=HEALTHZ_TIMEOUT))
+        return _last[1]
 
 
 @never_cache
@@ -22,7 +38,7 @@ def healthz(request):
     details (host, database, role and migration names are nobody's business
     who can reach the URL); the reason of a failure goes to the log.
     """
-    report = health.run_checks(timeout=HEALTHZ_TIMEOUT)
+    report = current_report()
     if not report.healthy:
         logger.warning("/healthz: unhealthy: %s", report.reason)
     return JsonResponse(

@@ -68,8 +68,15 @@ def shoot(browser):
     return save
 
 
+def click_and_wait(browser, element) -> None:
+    """Click `element` and wait until the browser has left the page."""
+    page = browser.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(browser, 10).until(ec.staleness_of(page))
+
+
 def submit(browser, selector="input[type=submit], button[type=submit]"):
-    browser.find_element(By.CSS_SELECTOR, selector).click()
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, selector))
 
 
 def result_titles(browser) -> list[str]:
@@ -124,7 +131,7 @@ def test_staff_member_works_through_the_admin(live_server, browser, shoot):
 
     # Filter to open tasks.
     browser.get(f"{live_server.url}/admin/tasks/task/")
-    browser.find_element(By.LINK_TEXT, "No").click()
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, "No"))
     assert "Call mum" not in result_titles(browser)
     assert len(result_titles(browser)) == 4
     shoot("filter-open")

@@ -220,11 +220,27 @@ def test_production_guard_refuses_without_the_flag(settings):
 
 def test_production_guard_lets_the_flag_through(settings):
     settings.DEBUG = False
+    settings.SAMPLE_USER_PASSWORD = "a-password-chosen-by-the-operator"
 
     code, _, _ = seed("--users", "1", "--tasks-per-user", "1", "--allow-production")
 
     assert code == 0
     assert len(stored()[1]) == 1
+
+
+def test_production_seeding_needs_a_password_it_will_not_print(settings):
+    settings.DEBUG = False
+    settings.SAMPLE_USER_PASSWORD = ""
+    before = counts()
+
+    code, out, error = seed("--users", "1", "--allow-production")
+
+    assert (code, out) == (2, "")
+    assert error == (
+        "with DEBUG off, give the sample users' password with --password "
+        "or SAMPLE_USER_PASSWORD"
+    )
+    assert counts() == before
 
 
 def test_error_halfway_leaves_nothing_behind(monkeypatch):

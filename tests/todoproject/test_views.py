@@ -8,6 +8,12 @@ from django.db import connection
 SECRET = "s3cret-never-shown"
 
 
+@pytest.fixture(autouse=True)
+def fresh_report(monkeypatch):
+    # /healthz shares one answer for a second; each test asks anew.
+    monkeypatch.setattr("todoproject.views._last", None)
+
+
 @pytest.fixture
 def database_down(db, monkeypatch):
     """Make the database unreachable for new connections in this test."""
@@ -70,3 +76,19 @@ def test_healthz_is_never_cached_and_takes_no_posts(client):
     assert "no-cache" in client.get("/healthz")["Cache-Control"]
     assert client.head("/healthz").status_code == 200
     assert client.post("/healthz").status_code == 405
+
+
+@pytest.mark.django_db
+def test_a_burst_of_probes_costs_one_check(client, monkeypatch):
+    from todoproject import health
+
+    calls = []
+    real = health.run_checks
+    monkeypatch.setattr(
+        health, "run_checks", lambda **kw: calls.append(1) or real(**kw)
+    )
+
+    statuses = {client.get("/healthz").status_code for _ in range(5)}
+
+    assert statuses == {200}
+    assert len(calls) == 1

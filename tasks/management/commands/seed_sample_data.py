@@ -86,13 +86,13 @@ class Command(BaseCommand):
             raise CommandError(
                 f"unknown database alias {options['database']!r}", returncode=2
             )
-        password, told = self.password(options, seed)
         if not settings.DEBUG and not options["allow_production"]:
             raise CommandError(
                 "refusing to seed: DEBUG is off, so this may be production; "
                 "pass --allow-production to seed anyway",
                 returncode=3,
             )
+        password, told = self.password(options, seed)
 
         verbosity = options["verbosity"]
         progress = Progress(self.stdout) if verbosity >= 1 else None
@@ -125,6 +125,14 @@ class Command(BaseCommand):
             return options["password"], "the password given by --password"
         if settings.SAMPLE_USER_PASSWORD:
             return settings.SAMPLE_USER_PASSWORD, "the password in SAMPLE_USER_PASSWORD"
+        if not settings.DEBUG:
+            # Outside development the derived default would be printed to a
+            # log, for an account that can use the admin.
+            raise CommandError(
+                "with DEBUG off, give the sample users' password with --password "
+                "or SAMPLE_USER_PASSWORD",
+                returncode=2,
+            )
         password = sample_data.derived_password(seed)
         return password, f"the password {password}"
 
