@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db import connections, router
-from django.db.models import Count
 from django.db.models.deletion import Collector
 from django.utils import timezone
 
@@ -207,12 +206,19 @@ def count_tasks(owner: User) -> TaskCounts:
     composite index: an index-only scan once the table is vacuumed, where
     ``Count("pk")`` would make PostgreSQL check each id for NULL.
     """
-    counts = dict(
-        Task.objects.for_owner(owner)
-        .order_by()
-        .values_list("completed")
-        .annotate(n=Count("*"))
+    using = router.db_for_read(Task)
+    connection = connections[using]
+    qn = connection.ops.quote_name
+    sql = (
+        f"SELECT {qn('completed')}, count(*) FROM {qn(Task._meta.db_table)} "
+        f"WHERE {qn('owner_id')} = %s GROUP BY {qn('completed')}"
     )
+    with (
+        acting_as(owner, using=using, atomic=False),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql, [owner.pk])
+        counts = {bool(completed): count for completed, count in cursor.fetchall()}
     return TaskCounts(open=counts.get(False, 0), done=counts.get(True, 0))
 
 
@@ -251,16 +257,35 @@ def update_task(owner: User, task_id: int, **changes: Any) -> Task:
 def delete_task(owner: User, task_id: int) -> None:
     """Delete the task `task_id` of `owner`, or raise ``Task.DoesNotExist``."""
     pk = _parse_task_id(task_id)
-    tasks = Task.objects.for_owner(owner).filter(pk=pk)
-    if Collector(using=tasks.db, origin=tasks).can_fast_delete(tasks):
-        # Nothing to cascade and no delete signals to send: one DELETE, as
-        # QuerySet.delete() would issue, without its BEGIN and COMMIT.
-        with acting_as(owner, using=tasks.db, atomic=False):
-            deleted = tasks._raw_delete(tasks.db)
+    using = router.db_for_write(Task)
+    if _can_fast_delete(using):
+        # Nothing to cascade and no delete signals to send: the one DELETE
+        # that QuerySet.delete() would issue, without its BEGIN and COMMIT.
+        connection = connections[using]
+        qn = connection.ops.quote_name
+        sql = (
+            f"DELETE FROM {qn(Task._meta.db_table)} "
+            f"WHERE {qn('id')} = %s AND {qn('owner_id')} = %s"
+        )
+        with (
+            acting_as(owner, using=using, atomic=False),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql, [pk, owner.pk])
+            deleted = cursor.rowcount
     else:
-        deleted, _ = tasks.delete()
+        deleted, _ = Task.objects.for_owner(owner).filter(pk=pk).delete()
     if not deleted:
         raise _not_found(task_id)
+
+
+def _can_fast_delete(using: str) -> bool:
+    """Whether deleting a task needs nothing but its own DELETE.
+
+    False as soon as something listens to Task's delete signals or a model
+    points at Task, exactly as Django's collector decides.
+    """
+    return Collector(using=using, origin=None).can_fast_delete(Task)
 
 
 def toggle_complete(owner: User, task_id: int) -> Task:

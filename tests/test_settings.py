@@ -1,29 +1,12 @@
 """Configuration mistakes stop manage.py with one line naming the variable."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.utils import manage_py
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def manage(*args, **env):
-    base = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "DATABASE_URL"))
-    }
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env={**base, "DJANGO_ENV_FILE": os.devnull, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 @pytest.mark.parametrize(
@@ -43,7 +26,7 @@ def manage(*args, **env):
     ],
 )
 def test_malformed_database_url_is_one_clear_line(url, expected):
-    result = manage("check", DATABASE_URL=url, DJANGO_SECRET_KEY="x" * 50)
+    result = manage_py("check", DATABASE_URL=url, DJANGO_SECRET_KEY="x" * 50)
 
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
@@ -53,7 +36,7 @@ def test_malformed_database_url_is_one_clear_line(url, expected):
 
 
 def test_missing_secret_key_without_debug_names_the_variable():
-    result = manage("check")
+    result = manage_py("check")
 
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
@@ -63,20 +46,20 @@ def test_missing_secret_key_without_debug_names_the_variable():
 
 
 def test_debug_runs_without_a_secret_key():
-    result = manage("check", DJANGO_DEBUG="true")
+    result = manage_py("check", DJANGO_DEBUG="true")
 
     assert result.returncode == 0, result.stderr
 
 
 def test_bad_boolean_names_the_variable():
-    result = manage("check", DJANGO_DEBUG="maybe")
+    result = manage_py("check", DJANGO_DEBUG="maybe")
 
     assert result.returncode == 1
     assert "DJANGO_DEBUG must be a boolean" in result.stderr
 
 
 def test_allowed_hosts_come_from_the_environment():
-    result = manage(
+    result = manage_py(
         "shell",
         "--no-imports",
         "-c",

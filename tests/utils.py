@@ -1,7 +1,14 @@
-"""Read what is really stored, past the services and row-level security."""
+"""Helpers: what is really stored (past row-level security), manage.py runs."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 from tasks.models import Task
 from tasks.rls import system_scope
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def stored_tasks(**filters) -> list[Task]:
@@ -20,3 +27,24 @@ def stored_row(pk: int) -> dict:
     """Return every column of the stored task `pk`."""
     with system_scope():
         return Task.objects.filter(pk=pk).values().get()
+
+
+def manage_py(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """Run ``manage.py`` in a child process with a clean configuration.
+
+    The child sees none of the caller's DJANGO_* and DATABASE_* variables and
+    no .env file, only `env`.
+    """
+    base = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "DATABASE_"))
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**base, "DJANGO_ENV_FILE": os.devnull, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )

@@ -250,3 +250,21 @@ def test_returned_objects_stay_usable_after_the_call(task, user):
     assert [t.title for t in tasks] == ["Buy milk"]
     assert fetched.owner == user
     assert tasks.count() == 1
+
+
+def test_delete_task_sends_delete_signals_when_someone_listens(task, user):
+    from django.db.models.signals import post_delete
+
+    deleted = []
+
+    def receiver(sender, instance, **kwargs):
+        deleted.append(instance.pk)
+
+    post_delete.connect(receiver, sender=Task)
+    try:
+        services.delete_task(user, task.pk)
+    finally:
+        post_delete.disconnect(receiver, sender=Task)
+
+    assert deleted == [task.pk]
+    assert stored_tasks() == []

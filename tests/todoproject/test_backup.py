@@ -1,8 +1,6 @@
 """Backup and restore round trip, row-level security notwithstanding."""
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import quote
 
@@ -12,6 +10,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from tests.factories import TaskFactory, UserFactory
+from tests.utils import manage_py
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
 
@@ -62,20 +61,12 @@ def empty_database():
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def manage(database_url: str, *args: str) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "DJANGO_ENV_FILE": "",
-        "DJANGO_SECRET_KEY": "x" * 50,
-    }
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+def restore_into(dbname: str, dump_file: Path):
+    return manage_py(
+        "restore",
+        str(dump_file),
+        DATABASE_URL=url_for(dbname),
+        DJANGO_SECRET_KEY="x" * 50,
     )
 
 
@@ -88,7 +79,7 @@ def test_backup_then_restore_into_an_empty_database_is_identical(
     dump_file = tmp_path / "todo.dump"
 
     call_command("backup", output=dump_file, stdout=open(os.devnull, "w"))  # noqa: SIM115
-    result = manage(url_for(empty_database), "restore", str(dump_file))
+    result = restore_into(empty_database, dump_file)
 
     assert result.returncode == 0, result.stderr
     original = fingerprint(connection.settings_dict["NAME"])
@@ -109,7 +100,7 @@ def test_restore_refuses_a_database_that_is_not_empty(tmp_path):
 
 
 def test_restore_of_a_missing_file_is_one_clear_line(tmp_path, empty_database):
-    result = manage(url_for(empty_database), "restore", str(tmp_path / "nope.dump"))
+    result = restore_into(empty_database, tmp_path / "nope.dump")
 
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [

@@ -1,33 +1,16 @@
 """Connection settings, the system checks that guard them, the slow-query log."""
 
 import logging
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
+from tests.utils import manage_py
+
 ROOT = Path(__file__).resolve().parents[2]
 NEON = "ep-cool-darkness-123456-pooler.eu-central-1.aws.neon.tech"
-
-
-def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    base = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "DATABASE_"))
-    }
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env={**base, "DJANGO_ENV_FILE": os.devnull, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def production_env() -> dict[str, str]:
@@ -39,7 +22,9 @@ def production_env() -> dict[str, str]:
 
 
 def test_documented_production_settings_pass_the_deploy_checks():
-    result = manage("check", "--deploy", "--fail-level", "WARNING", **production_env())
+    result = manage_py(
+        "check", "--deploy", "--fail-level", "WARNING", **production_env()
+    )
 
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
@@ -82,7 +67,7 @@ def test_risky_database_settings_are_reported(env, check_id):
         **env,
     }
 
-    result = manage("check", "--fail-level", "WARNING", **settings)
+    result = manage_py("check", "--fail-level", "WARNING", **settings)
 
     assert result.returncode == 1
     assert check_id in result.stderr
@@ -90,7 +75,7 @@ def test_risky_database_settings_are_reported(env, check_id):
 
 
 def test_pool_settings_reach_django():
-    result = manage(
+    result = manage_py(
         "shell",
         "--no-imports",
         "-c",
