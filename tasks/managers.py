@@ -44,6 +44,10 @@ class TaskQuerySet(models.QuerySet):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._owner: User | None = None
+        # Set by tasks.services.get_tasks: fetches the rows of exactly that
+        # query (and of slices of it) with SQL written once. Not copied by
+        # _clone(), so any other chained call falls back to the ORM.
+        self._fast_fetch = None
 
     def _clone(self) -> TaskQuerySet:
         clone = super()._clone()
@@ -70,7 +74,27 @@ class TaskQuerySet(models.QuerySet):
 
     # Every method that sends SQL, so that a bound queryset carries its
     # acting user into the database however it is consumed.
+    def __getitem__(self, k):
+        result = super().__getitem__(k)
+        if (
+            self._fast_fetch is not None
+            and isinstance(k, slice)
+            and isinstance(result, TaskQuerySet)
+        ):
+            result._fast_fetch = self._fast_fetch
+        return result
+
     def _fetch_all(self) -> None:
+        if (
+            self._result_cache is None
+            and self._fast_fetch is not None
+            and self._iterable_class is models.query.ModelIterable
+            and not self._prefetch_related_lookups
+        ):
+            self._result_cache = self._fast_fetch(
+                self.db, self.query.low_mark, self.query.high_mark
+            )
+            return
         if self._result_cache is not None and (
             self._prefetch_done or not self._prefetch_related_lookups
         ):
