@@ -75,12 +75,17 @@ class TaskQuerySet(models.QuerySet):
     # Every method that sends SQL, so that a bound queryset carries its
     # acting user into the database however it is consumed.
     def __getitem__(self, k):
-        result = super().__getitem__(k)
-        if (
-            self._fast_fetch is not None
-            and isinstance(k, slice)
-            and isinstance(result, TaskQuerySet)
-        ):
+        if self._fast_fetch is None or not isinstance(k, slice):
+            return super().__getitem__(k)
+        # Slice without resolving a deferred filter (see get_tasks): the
+        # fast path never needs the ORM's version of the query.
+        deferred, self._deferred_filter = self._deferred_filter, None
+        try:
+            result = super().__getitem__(k)
+        finally:
+            self._deferred_filter = deferred
+        if isinstance(result, TaskQuerySet):
+            result._deferred_filter = deferred
             result._fast_fetch = self._fast_fetch
         return result
 
@@ -91,8 +96,10 @@ class TaskQuerySet(models.QuerySet):
             and self._iterable_class is models.query.ModelIterable
             and not self._prefetch_related_lookups
         ):
+            # _query, not query: the limits are there, and reading them must
+            # not build a deferred filter.
             self._result_cache = self._fast_fetch(
-                self.db, self.query.low_mark, self.query.high_mark
+                self.db, self._query.low_mark, self._query.high_mark
             )
             return
         if self._result_cache is not None and (

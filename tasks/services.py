@@ -234,14 +234,17 @@ def get_tasks(owner: User, *, completed: bool | None = None) -> TaskQuerySet:
     """
     if completed is not None and not isinstance(completed, bool):
         raise TypeError(f"completed must be True, False or None, not {completed!r}.")
-    tasks = Task.objects.for_owner(owner)
-    if completed is True:
-        tasks = tasks.done()
-    elif completed is False:
-        tasks = tasks.open()
-    tasks = tasks.newest_first()
-    # Evaluated as is, or sliced, it runs fixed SQL; any other chained call
-    # (filter, count, values, ...) goes through the ORM as usual.
+    conditions = {"owner_id": owner.pk}
+    if completed is not None:
+        conditions["completed"] = completed
+    tasks = Task.objects.newest_first()
+    # Evaluated as is, or sliced, the queryset runs fixed SQL (_OwnerPage)
+    # and never needs its ORM query, so the filter is deferred the way
+    # Django's related managers defer theirs: built only when a chained
+    # call (filter, count, values, ...) goes through the ORM.
+    tasks._defer_next_filter = True
+    tasks = tasks.filter(**conditions)
+    tasks._owner = owner
     tasks._fast_fetch = _OwnerPage(owner, completed)
     return tasks
 

@@ -89,3 +89,26 @@ def test_indexing_and_iteration_work(user):
     assert tasks[0] == list(orm(user, None))[0]
     assert len(tasks) == 12
     assert bool(tasks)
+
+
+@pytest.mark.usefixtures("tasks")
+def test_the_orm_query_behind_it_is_still_complete(user):
+    tasks = services.get_tasks(user, completed=True)
+
+    sql = str(tasks.query)
+
+    assert '"owner_id" =' in sql
+    assert "completed" in sql
+    assert tasks[:3].count() == 3
+    assert tasks[2:].exists()
+    assert services.get_tasks(user)[:4].count() == 4
+    with pytest.raises(TypeError, match="slice"):
+        tasks[:2].filter(title="x")
+
+
+@pytest.mark.usefixtures("tasks")
+def test_other_users_tasks_never_appear_in_any_slice(user, other_user):
+    for window in (slice(None, None), slice(None, 50), slice(3, None)):
+        owners = {task.owner_id for task in services.get_tasks(other_user)[window]}
+        assert owners <= {other_user.pk}
+    assert len(services.get_tasks(other_user)) == 4
