@@ -577,12 +577,17 @@ def render(report: dict) -> str:
             f"{row['raw_round_trips']} ({row['raw_statements']}) |"
         )
     load = report["load"]
+    load_verdict = (
+        "not judged: --quick loads too little for a rate"
+        if report["quick"]
+        else verdict(load["ratio"], load["target"], higher=True)
+    )
     lines += [
         "",
         f"Loading: seed_sample_data {load['seed_rows_per_s']:,} rows/s, raw COPY "
         f"{load['raw_copy_rows_per_s']:,} rows/s: {load['ratio']} of COPY "
         f"(target ≥ {load['target']}: "
-        f"{verdict(load['ratio'], load['target'], higher=True)}), "
+        f"{load_verdict}), "
         f"peak RSS {load['seed_peak_rss_mib']} MiB.",
         "",
         "List latency by table size: "
