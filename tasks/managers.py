@@ -75,7 +75,9 @@ class TaskQuerySet(models.QuerySet):
     # Every method that sends SQL, so that a bound queryset carries its
     # acting user into the database however it is consumed.
     def __getitem__(self, k):
-        if self._fast_fetch is None or not isinstance(k, slice):
+        if self._fast_fetch is None or not isinstance(k, slice) or k.step:
+            # Indexing and stepped slices evaluate a clone on the spot, so
+            # they take the ORM's complete query.
             return super().__getitem__(k)
         # Slice without resolving a deferred filter (see get_tasks): the
         # fast path never needs the ORM's version of the query.

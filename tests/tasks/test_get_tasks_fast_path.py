@@ -51,6 +51,8 @@ def fields(tasks):
         slice(4, None),
         slice(3, 3),
         slice(50, 60),
+        slice(None, None, 2),
+        slice(1, 9, 3),
     ],
 )
 def test_pages_match_the_orm(user, completed, window):
