@@ -80,16 +80,27 @@ class TaskQuerySet(models.QuerySet):
             # they take the ORM's complete query.
             return super().__getitem__(k)
         # Slice without resolving a deferred filter (see get_tasks): the
-        # fast path never needs the ORM's version of the query.
-        deferred, self._deferred_filter = self._deferred_filter, None
-        try:
-            result = super().__getitem__(k)
-        finally:
-            self._deferred_filter = deferred
+        # fast path never needs the ORM's version of the query. The slice is
+        # taken from a shallow copy without it, so this queryset itself never
+        # shows an unfiltered query, not even for a moment.
+        # (Not copy.copy(): QuerySet.__getstate__ would fetch every row.)
+        source = object.__new__(type(self))
+        source.__dict__.update(self.__dict__, _deferred_filter=None)
+        result = models.QuerySet.__getitem__(source, k)
         if isinstance(result, TaskQuerySet):
-            result._deferred_filter = deferred
+            result._deferred_filter = self._deferred_filter
             result._fast_fetch = self._fast_fetch
         return result
+
+    @property
+    def query(self):
+        return models.QuerySet.query.fget(self)
+
+    @query.setter
+    def query(self, value):
+        # A query assigned from outside replaces what get_tasks() set up.
+        self._fast_fetch = None
+        models.QuerySet.query.fset(self, value)
 
     def _fetch_all(self) -> None:
         if (

@@ -114,3 +114,34 @@ def test_other_users_tasks_never_appear_in_any_slice(user, other_user):
         owners = {task.owner_id for task in services.get_tasks(other_user)[window]}
         assert owners <= {other_user.pk}
     assert len(services.get_tasks(other_user)) == 4
+
+
+@pytest.mark.usefixtures("tasks")
+def test_an_assigned_query_replaces_the_fast_path(user):
+    tasks = services.get_tasks(user)
+
+    tasks.query = Task.objects.filter(pk=-1).query
+
+    assert list(tasks) == []
+
+
+@pytest.mark.usefixtures("tasks")
+def test_slicing_never_exposes_an_unfiltered_query(user):
+    tasks = services.get_tasks(user, completed=False)
+    seen = []
+
+    class Start:
+        """A slice bound that looks at the queryset while it is sliced."""
+
+        def __index__(self):
+            seen.append(tasks.count())
+            return 0
+
+        __int__ = __index__
+
+        def __lt__(self, other):
+            return False
+
+    tasks[Start() : 1]
+
+    assert seen == [7]
