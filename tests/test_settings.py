@@ -1,12 +1,12 @@
 """Configuration mistakes stop manage.py with one line naming the variable."""
 
-from pathlib import Path
+import os
+import subprocess
+import sys
 
 import pytest
 
-from tests.utils import manage_py
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.utils import ROOT, clean_env, manage_py
 
 
 @pytest.mark.parametrize(
@@ -35,14 +35,50 @@ def test_malformed_database_url_is_one_clear_line(url, expected):
     assert "pw" not in lines[0]
 
 
-def test_missing_secret_key_without_debug_names_the_variable():
-    result = manage_py("check")
+MISSING_KEY = (
+    "DJANGO_SECRET_KEY is not set; it is required when DJANGO_DEBUG is off "
+    "(set DJANGO_DEBUG=true for local development)."
+)
+
+
+def test_commands_that_need_no_secret_run_without_one():
+    result = manage_py(
+        "makemigrations", "--check", "--dry-run", DATABASE_URL="sqlite://:memory:"
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "No changes detected" in result.stdout
+
+
+def test_runserver_without_a_secret_key_names_the_variable():
+    result = manage_py("runserver", "--noreload", "127.0.0.1:0")
 
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines() == [
-        "Configuration error: DJANGO_SECRET_KEY is not set; it is required when "
-        "DJANGO_DEBUG is off (set DJANGO_DEBUG=true for local development)."
-    ]
+    assert result.stderr.strip().splitlines() == [f"CommandError: {MISSING_KEY}"]
+
+
+@pytest.mark.parametrize("entry_point", ["todoproject.wsgi", "todoproject.asgi"])
+def test_a_server_without_a_secret_key_refuses_to_start(entry_point):
+    result = subprocess.run(
+        [sys.executable, "-c", f"import {entry_point}"],
+        cwd=ROOT,
+        env={**clean_env(), "DJANGO_ENV_FILE": os.devnull},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"django.core.exceptions.ImproperlyConfigured: {MISSING_KEY}"
+    )
+
+
+def test_deploy_check_reports_a_missing_secret_key():
+    result = manage_py("check", "--deploy", DATABASE_URL="sqlite://:memory:")
+
+    assert result.returncode == 1
+    assert f"(todoproject.E001) {MISSING_KEY}" in result.stderr
 
 
 def test_debug_runs_without_a_secret_key():

@@ -29,21 +29,25 @@ def stored_row(pk: int) -> dict:
         return Task.objects.filter(pk=pk).values().get()
 
 
+def clean_env() -> dict[str, str]:
+    """Return this environment without any DJANGO_* or DATABASE_* variable."""
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "DATABASE_"))
+    }
+
+
 def manage_py(*args: str, **env: str) -> subprocess.CompletedProcess:
     """Run ``manage.py`` in a child process with a clean configuration.
 
     The child sees none of the caller's DJANGO_* and DATABASE_* variables and
     no .env file, only `env`.
     """
-    base = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "DATABASE_"))
-    }
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
-        env={**base, "DJANGO_ENV_FILE": os.devnull, **env},
+        env={**clean_env(), "DJANGO_ENV_FILE": os.devnull, **env},
         capture_output=True,
         text=True,
         timeout=120,

@@ -7,7 +7,13 @@ WARNING`` passes for the production settings documented in docs/neon.md.
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.checks import Tags, Warning, register
+from django.core.checks import Error, Tags, Warning, register
+from django.core.exceptions import ImproperlyConfigured
+
+MISSING_SECRET_KEY = (
+    "DJANGO_SECRET_KEY is not set; it is required when DJANGO_DEBUG is off "
+    "(set DJANGO_DEBUG=true for local development)."
+)
 
 LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
 SECURE_SSLMODES = {"require", "verify-ca", "verify-full"}
@@ -86,3 +92,23 @@ def check_ssl(app_configs=None, **kwargs):
                 )
             )
     return errors
+
+
+def secret_key_is_set() -> bool:
+    try:
+        return bool(settings.SECRET_KEY)
+    except ImproperlyConfigured:  # Django refuses to hand out an empty key
+        return False
+
+
+def require_secret_key() -> None:
+    """Refuse to serve requests without a secret key (wsgi, asgi, runserver)."""
+    if not secret_key_is_set():
+        raise ImproperlyConfigured(MISSING_SECRET_KEY)
+
+
+@register(Tags.security, deploy=True)
+def check_secret_key(app_configs=None, **kwargs):
+    if secret_key_is_set():
+        return []
+    return [Error(MISSING_SECRET_KEY, id="todoproject.E001")]

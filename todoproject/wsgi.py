@@ -7,3 +7,8 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "todoproject.settings")
 
 application = get_wsgi_application()
+
+# After setup: a server without DJANGO_SECRET_KEY stops here, naming it.
+from todoproject.checks import require_secret_key  # noqa: E402
+
+require_secret_key()
