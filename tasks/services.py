@@ -102,23 +102,26 @@ def _converters(using: str) -> list[tuple[int, list, Any]]:
     return result
 
 
-def _fetch_task(owner: User, using: str, sql: str, params: list) -> Task | None:
-    """Run `sql` (returning Task's columns) as `owner`; return the task or None.
+def _execute_as(owner: User, using: str, sql: str, params: list) -> tuple[list, int]:
+    """Run one statement as `owner`; return its rows (if any) and row count.
 
-    The services' single-row statements are written once here rather than
-    built and compiled by the ORM on every call, which was most of their
-    cost; the row becomes a Task exactly as a queryset would make it.
+    The services' statements are written once rather than built and
+    compiled by the ORM on every call, which was most of their cost; the
+    acting user travels in the same round trip.
     """
-    connection = connections[using]
     with (
         acting_as(owner, using=using, atomic=False),
-        connection.cursor() as cursor,
+        connections[using].cursor() as cursor,
     ):
         cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    return _row_to_task(using, row)
+        rows = cursor.fetchall() if cursor.description else []
+        return rows, cursor.rowcount
+
+
+def _fetch_task(owner: User, using: str, sql: str, params: list) -> Task | None:
+    """Run `sql` (returning Task's columns) as `owner`; return the task or None."""
+    rows, _ = _execute_as(owner, using, sql, params)
+    return _row_to_task(using, rows[0]) if rows else None
 
 
 def _row_to_task(using: str, row) -> Task:
@@ -164,12 +167,7 @@ class _OwnerPage:
         if low:
             sql += " OFFSET %s"
             params.append(low)
-        with (
-            acting_as(self.owner, using=using, atomic=False),
-            connection.cursor() as cursor,
-        ):
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
+        rows, _ = _execute_as(self.owner, using, sql, params)
         return [_row_to_task(using, row) for row in rows]
 
 
@@ -268,12 +266,8 @@ def count_tasks(owner: User) -> TaskCounts:
         f"SELECT {qn('completed')}, count(*) FROM {qn(Task._meta.db_table)} "
         f"WHERE {qn('owner_id')} = %s GROUP BY {qn('completed')}"
     )
-    with (
-        acting_as(owner, using=using, atomic=False),
-        connection.cursor() as cursor,
-    ):
-        cursor.execute(sql, [owner.pk])
-        counts = {bool(completed): count for completed, count in cursor.fetchall()}
+    rows, _ = _execute_as(owner, using, sql, [owner.pk])
+    counts = {bool(completed): count for completed, count in rows}
     return TaskCounts(open=counts.get(False, 0), done=counts.get(True, 0))
 
 
@@ -322,12 +316,7 @@ def delete_task(owner: User, task_id: int) -> None:
             f"DELETE FROM {qn(Task._meta.db_table)} "
             f"WHERE {qn('id')} = %s AND {qn('owner_id')} = %s"
         )
-        with (
-            acting_as(owner, using=using, atomic=False),
-            connection.cursor() as cursor,
-        ):
-            cursor.execute(sql, [pk, owner.pk])
-            deleted = cursor.rowcount
+        _, deleted = _execute_as(owner, using, sql, [pk, owner.pk])
     else:
         deleted, _ = Task.objects.for_owner(owner).filter(pk=pk).delete()
     if not deleted:
