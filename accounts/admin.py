@@ -6,9 +6,9 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from tasks.middleware import ActingUserMiddleware
+from ownership.permissions import may_see_all_tasks
+from ownership.scope import system_scope
 from tasks.models import Task
-from tasks.rls import system_scope
 
 from .models import User
 
@@ -119,7 +119,7 @@ class UserAdmin(DjangoUserAdmin):
 
 def may_see_tasks(request) -> bool:
     """Whether the admin shows `request.user` every user's tasks."""
-    return ActingUserMiddleware.may_see_all_tasks(request.user)
+    return may_see_all_tasks(request.user)
 
 
 def tasks_url(user: User) -> str:

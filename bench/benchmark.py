@@ -312,9 +312,9 @@ def time_pair(
 
 def time_services(args, app_url: str) -> list[dict]:
     from accounts.models import User
+    from ownership.scope import system_scope
     from tasks import services
     from tasks.models import Task
-    from tasks.rls import system_scope
     from tasks.sample_data import sample_users
 
     rng = random.Random(7)
@@ -482,7 +482,7 @@ def time_delete_user(args, admin_db_url: str, app_url: str) -> dict:
 def explain(user_id: int) -> dict:
     from django.db import connection
 
-    from tasks.rls import Scope, _set_config_sql
+    from ownership.scope import Scope, _set_config_sql
 
     queries = {
         "list": "SELECT * FROM tasks_task WHERE owner_id = %s AND NOT completed "

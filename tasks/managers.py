@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 
 from django.db import models
 
-from .rls import acting_as
+from ownership.scope import acting_as
 
 if TYPE_CHECKING:
     from accounts.models import User

@@ -28,8 +28,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from ownership.scope import system_scope
+
 from .models import Task
-from .rls import system_scope
 
 __all__ = [
     "DEFAULT_SEED",

@@ -19,8 +19,9 @@ from django.db import connections, router
 from django.db.models.deletion import Collector
 from django.utils import timezone
 
+from ownership.scope import acting_as
+
 from .models import Task
-from .rls import acting_as
 
 if TYPE_CHECKING:
     from accounts.models import User

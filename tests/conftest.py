@@ -4,7 +4,7 @@ import psycopg
 import pytest
 from django.db import connection
 
-from tasks.rls import system_scope
+from ownership.scope import system_scope
 from tests.factories import TaskFactory, UserFactory
 from tests.pg_cluster import throwaway_cluster
 

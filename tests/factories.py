@@ -3,8 +3,8 @@ import random
 import factory
 from django.contrib.auth import get_user_model
 
+from ownership.scope import acting_as
 from tasks.models import Task
-from tasks.rls import acting_as
 from tasks.sample_data import task_title
 
 

@@ -5,8 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ownership.scope import system_scope
 from tasks.models import Task
-from tasks.rls import system_scope
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -104,7 +104,7 @@ DEBUG = env_bool("DJANGO_DEBUG", default=False)
 # Unset with debug off, the key stays empty instead of being refused here:
 # commands that need no secret (makemigrations, migrate, a build's
 # collectstatic) still run, while whatever serves requests refuses to start
-# with one line naming the variable (todoproject.checks.require_secret_key,
+# with one line naming the variable (operations.checks.require_secret_key,
 # called by wsgi.py, asgi.py and runserver; check --deploy reports it too).
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY and DEBUG:
@@ -117,16 +117,16 @@ ALLOWED_HOSTS = env_list(
 )
 
 INSTALLED_APPS = [
-    # Project-wide operations (healthcheck, backup, /healthz). First, so
-    # that its runserver, which insists on a secret key, replaces
-    # staticfiles' one.
-    "todoproject",
+    # Operations (healthcheck, backup, /healthz). First, so that its
+    # runserver, which insists on a secret key, replaces staticfiles' one.
+    "operations",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ownership",
     "accounts",
     "tasks",
 ]
@@ -137,7 +137,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "tasks.middleware.ActingUserMiddleware",
+    "ownership.middleware.ActingUserMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -281,10 +281,12 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
-        "todoproject": {
+        name: {
             "handlers": ["console"],
             "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO"),
             "propagate": False,
-        },
+        }
+        # The slow-query log keeps its name, todoproject.slow_query.
+        for name in ("todoproject", "operations", "ownership", "tasks", "accounts")
     },
 }

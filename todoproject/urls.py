@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import path
 
-from todoproject import views
+from operations import views
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -9,6 +9,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "todoproject.settings")
 application = get_wsgi_application()
 
 # After setup: a server without DJANGO_SECRET_KEY stops here, naming it.
-from todoproject.checks import require_secret_key  # noqa: E402
+from operations.checks import require_secret_key  # noqa: E402
 
 require_secret_key()

@@ -11,7 +11,7 @@ removes a user with all that is theirs in one statement. A no-op on SQLite.
 
 from django.db import migrations
 
-from tasks.operations import PostgreSQLOnlySQL
+from ownership.operations import PostgreSQLOnlySQL
 
 SET_ON_DELETE = """
 DO $$

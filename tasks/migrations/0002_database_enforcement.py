@@ -8,7 +8,7 @@ Make PostgreSQL itself enforce ownership of tasks.
 2. Row-level security, enabled and forced (the table owner, which is the
    application's own role, gets no pass): a row is visible and writable only
    for the acting user or in the system scope, both carried by
-   transaction-local settings (see tasks/rls.py). With neither set, nothing
+   transaction-local settings (see ownership/scope.py). With neither set, nothing
    is visible: fail closed.
 
 A no-op on SQLite.
@@ -16,7 +16,7 @@ A no-op on SQLite.
 
 from django.db import migrations
 
-from tasks.operations import PostgreSQLOnlySQL
+from ownership.operations import PostgreSQLOnlySQL
 
 REPLACE_OWNER_FK = """
 DO $$

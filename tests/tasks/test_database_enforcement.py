@@ -16,9 +16,9 @@ from django.db import DatabaseError, connection, transaction
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from tasks.middleware import ActingUserMiddleware
+from ownership.middleware import ActingUserMiddleware
+from ownership.scope import acting_as, as_system, current_scope, system_scope
 from tasks.models import Task
-from tasks.rls import acting_as, as_system, current_scope, system_scope
 from tests.factories import TaskFactory, UserFactory
 from tests.utils import stored_tasks
 

@@ -7,8 +7,8 @@ Each single-statement service sends its statement behind the acting user's
 
 import pytest
 
+from ownership.scope import USER_SETTING
 from tasks import services
-from tasks.rls import USER_SETTING
 from tests.factories import TaskFactory
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]

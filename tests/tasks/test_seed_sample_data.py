@@ -8,10 +8,10 @@ from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command, load_command_class
 from django.core.management.base import CommandError, OutputWrapper
 
+from ownership.scope import system_scope
 from tasks import sample_data
 from tasks.management.commands.seed_sample_data import Progress
 from tasks.models import Task
-from tasks.rls import system_scope
 from tests.factories import TaskFactory, UserFactory
 
 User = get_user_model()

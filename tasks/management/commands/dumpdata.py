@@ -1,6 +1,6 @@
 from django.core.management.commands import dumpdata
 
-from tasks.rls import system_scope
+from ownership.scope import system_scope
 
 
 class Command(dumpdata.Command):

@@ -1,6 +1,6 @@
 from django.core.management.commands import loaddata
 
-from tasks.rls import system_scope
+from ownership.scope import system_scope
 
 
 class Command(loaddata.Command):

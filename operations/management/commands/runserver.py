@@ -2,7 +2,7 @@ from django.contrib.staticfiles.management.commands import runserver
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError
 
-from todoproject.checks import require_secret_key
+from operations.checks import require_secret_key
 
 
 class Command(runserver.Command):

@@ -3,8 +3,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, connections
 
-from todoproject import health
-from todoproject.health import Status
+from operations import health
+from operations.health import Status
 
 EXIT_CODES = (
     "Exit codes: 0 healthy (warnings allowed); 1 cannot connect (refused, "

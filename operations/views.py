@@ -6,7 +6,7 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from todoproject import health
+from operations import health
 
 logger = logging.getLogger(__name__)
 

@@ -200,7 +200,7 @@ def test_malformed_option_on_the_command_line_exits_2():
 
 
 def test_help_documents_the_exit_codes():
-    command = load_command_class("todoproject", "healthcheck")
+    command = load_command_class("operations", "healthcheck")
     parser = command.create_parser("manage.py", "healthcheck")
 
     text = " ".join(parser.format_help().split())

@@ -11,7 +11,7 @@ SECRET = "s3cret-never-shown"
 @pytest.fixture(autouse=True)
 def fresh_report(monkeypatch):
     # /healthz shares one answer for a second; each test asks anew.
-    monkeypatch.setattr("todoproject.views._last", None)
+    monkeypatch.setattr("operations.views._last", None)
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ def test_healthz_is_never_cached_and_takes_no_posts(client):
 
 @pytest.mark.django_db
 def test_a_burst_of_probes_costs_one_check(client, monkeypatch):
-    from todoproject import health
+    from operations import health
 
     calls = []
     real = health.run_checks

@@ -4,9 +4,8 @@ from contextlib import nullcontext
 
 from django.urls import NoReverseMatch, reverse
 
-from .rls import acting_as, system_scope
-
-TASK_ADMIN_PERMISSIONS = ("tasks.view_task", "tasks.change_task")
+from .permissions import may_see_all_tasks
+from .scope import acting_as, system_scope
 
 
 class ActingUserMiddleware:
@@ -33,7 +32,7 @@ class ActingUserMiddleware:
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
             return nullcontext()
-        if self.is_admin(request) and self.may_see_all_tasks(user):
+        if self.is_admin(request) and may_see_all_tasks(user):
             return system_scope(atomic=False)
         return acting_as(user, atomic=False)
 
@@ -46,11 +45,3 @@ class ActingUserMiddleware:
         # reverse() includes the script prefix (a deployment under /todo/),
         # as request.path does and request.path_info does not.
         return request.path.startswith(prefix)
-
-    @staticmethod
-    def may_see_all_tasks(user) -> bool:
-        return (
-            user.is_active
-            and user.is_staff
-            and any(user.has_perm(perm) for perm in TASK_ADMIN_PERMISSIONS)
-        )

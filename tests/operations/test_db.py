@@ -4,10 +4,10 @@ import pytest
 from django.db import connection
 from psycopg import postgres
 
+from operations.db import UtcTimestamptzLoader
 from tasks.models import Task
 from tests.factories import TaskFactory
 from tests.utils import stored_task
-from todoproject.db import UtcTimestamptzLoader
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.django_db]
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from django.db import connections
 
-from tasks.rls import SYSTEM_SETTING
+from ownership.scope import SYSTEM_SETTING
 
 
 class BackupError(Exception):

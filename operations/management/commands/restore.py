@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS
 
-from todoproject.backup import BackupError, restore
+from operations.backup import BackupError, restore
 
 
 class Command(BaseCommand):

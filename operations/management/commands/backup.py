@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
-from todoproject.backup import BackupError, dump
+from operations.backup import BackupError, dump
 
 
 class Command(BaseCommand):

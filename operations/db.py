@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import datetime
 
+import psycopg
 from psycopg.adapt import Loader
+from psycopg.pq import Format
+from psycopg.types.datetime import TimestamptzLoader
 
-try:  # The C implementation that psycopg[binary] or psycopg[c] brings.
-    from psycopg._cmodule import _psycopg
-except ImportError:  # pragma: no cover - pure-Python psycopg
-    _psycopg = None
+# psycopg's default loader, as its global adapters map holds it: the C
+# implementation when psycopg[binary] or psycopg[c] is installed.
+_DEFAULT_LOADER = psycopg.adapters.get_loader(
+    psycopg.adapters.types["timestamptz"].oid, Format.TEXT
+)
 
 
 class UtcTimestamptzLoader(Loader):
@@ -27,7 +31,7 @@ class UtcTimestamptzLoader(Loader):
 
     def __init__(self, oid, context=None):
         super().__init__(oid, context)
-        self._load = _psycopg.TimestamptzLoader(oid, context).load
+        self._load = _DEFAULT_LOADER(oid, context).load
 
     def load(self, data):
         return self._load(data)
@@ -36,7 +40,7 @@ class UtcTimestamptzLoader(Loader):
 def use_fast_timestamptz_loader(sender, connection, **kwargs) -> None:
     """Swap in the C-backed loader on a new UTC connection (connection_created)."""
     if (
-        _psycopg is None
+        _DEFAULT_LOADER is TimestamptzLoader  # pure Python: nothing to gain
         or connection.vendor != "postgresql"
         or connection.timezone != datetime.UTC
         or connection.connection.info.parameter_status("TimeZone") != "UTC"

@@ -1,11 +1,11 @@
 from django.apps import AppConfig
 
 
-class TodoprojectConfig(AppConfig):
-    """Project-wide operations: health check, backups, checks, query log."""
+class OperationsConfig(AppConfig):
+    """Running the project: health checks, backups, system checks, query log."""
 
-    name = "todoproject"
-    verbose_name = "todoproject"
+    name = "operations"
+    verbose_name = "operations"
 
     def ready(self) -> None:
         from django.db.backends.signals import connection_created

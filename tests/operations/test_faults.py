@@ -27,9 +27,9 @@ from django.db import (
 )
 
 from accounts.models import User
+from ownership.scope import system_scope
 from tasks import services
 from tasks.models import Task
-from tasks.rls import system_scope
 from tests.pg_cluster import throwaway_cluster
 
 pytestmark = pytest.mark.postgresql

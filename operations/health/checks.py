@@ -1,0 +1,258 @@
+"""The health checks themselves, one function each.
+
+Each takes the run (for its settings and report) and an open connection and
+returns ``(status, detail, exit code if it failed)``; ``POSTGRESQL_CHECKS``
+and ``SQLITE_CHECKS`` list them in the order they run. The helpers at the end
+turn a connection error into the one line the command and the log show.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from django.db.migrations.executor import MigrationExecutor
+
+from .report import HEALTHY, MIGRATIONS_PENDING, POSTURE_BROKEN, Status
+
+if TYPE_CHECKING:
+    from .runner import _Run
+
+# A check returns (status, detail, exit code if it failed).
+CheckResult = tuple[Status, str, int]
+
+
+def _ok(detail: str) -> CheckResult:
+    return Status.OK, detail, HEALTHY
+
+
+def check_round_trip(run: _Run, connection) -> CheckResult:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return _ok("SELECT 1")
+
+
+def check_postgresql_server(run: _Run, connection) -> CheckResult:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('server_version'), current_database(), current_user"
+        )
+        version, database, role = cursor.fetchone()
+    # "15.10 (Debian 15.10-0+deb12u1)": the number is what matters.
+    run.report.server_version = version.split()[0]
+    return _ok(f"PostgreSQL {version}, database {database}, role {role}")
+
+
+def check_sqlite_server(run: _Run, connection) -> CheckResult:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sqlite_version()")
+        (version,) = cursor.fetchone()
+    run.report.server_version = version
+    return _ok(f"SQLite {version}, file {connection.settings_dict['NAME']}")
+
+
+def check_ssl(run: _Run, connection) -> CheckResult:
+    # Asked of the client library, so it also holds behind PgBouncer, where
+    # pg_stat_ssl would describe the pooler's own connection.
+    if connection.connection.pgconn.ssl_in_use:
+        return _ok("in use")
+    if _is_local(run.settings_dict.get("HOST", "")):
+        return _ok("not in use (local connection)")
+    return (
+        Status.WARN,
+        f"not in use to {run.where}; add ?sslmode=require to the database URL",
+        HEALTHY,
+    )
+
+
+def check_migrations(run: _Run, connection) -> CheckResult:
+    pending = [
+        f"{migration.app_label}.{migration.name}"
+        for migration, _backwards in unapplied_migrations(connection)
+    ]
+    if not pending:
+        return _ok("all applied")
+    shown = ", ".join(pending[:3]) + (", ..." if len(pending) > 3 else "")
+    count = len(pending)
+    noun = "migration is" if count == 1 else "migrations are"
+    return (
+        Status.FAIL,
+        f"{count} {noun} not applied ({shown}); run manage.py migrate",
+        MIGRATIONS_PENDING,
+    )
+
+
+def unapplied_migrations(connection) -> list:
+    """Return the plan that ``migrate`` would run on `connection`."""
+    executor = MigrationExecutor(connection)
+    return executor.migration_plan(executor.loader.graph.leaf_nodes())
+
+
+def _task_table() -> tuple[str, str]:
+    from tasks.models import Task
+
+    return Task._meta.db_table, Task._meta.get_field("owner").column
+
+
+def check_cascade(run: _Run, connection) -> CheckResult:
+    table, column = _task_table()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT t.oid IS NOT NULL, c.confdeltype "
+            "FROM (SELECT to_regclass(%s) AS oid) t "
+            "LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attname = %s "
+            "LEFT JOIN pg_constraint c ON c.conrelid = t.oid AND c.contype = 'f' "
+            "AND c.conkey = ARRAY[a.attnum]",
+            [connection.ops.quote_name(table), column],
+        )
+        rows = cursor.fetchall()
+    if rows == [(True, "c")]:
+        return _ok(f"{table}.{column} is ON DELETE CASCADE")
+    if rows == [(False, None)]:
+        detail = f"{table} does not exist"
+    elif rows == [(True, None)]:
+        detail = f"{table}.{column} has no foreign key"
+    else:
+        detail = f"{table}.{column} is not ON DELETE CASCADE in the database"
+    return Status.FAIL, detail, POSTURE_BROKEN
+
+
+def check_row_security(run: _Run, connection) -> CheckResult:
+    table, _column = _task_table()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relrowsecurity, relforcerowsecurity FROM pg_class "
+            "WHERE oid = to_regclass(%s)",
+            [connection.ops.quote_name(table)],
+        )
+        row = cursor.fetchone()
+    if row == (True, True):
+        return _ok(f"enabled and forced on {table}")
+    if row is None:
+        detail = f"{table} does not exist"
+    elif row[0]:
+        detail = f"enabled but not forced on {table}: its owner skips the policies"
+    else:
+        detail = f"not enabled on {table}: every role sees every task"
+    return Status.FAIL, detail, POSTURE_BROKEN
+
+
+def check_role(run: _Run, connection) -> CheckResult:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT rolname, rolsuper, rolbypassrls FROM pg_roles "
+            "WHERE rolname = current_user"
+        )
+        role, superuser, bypassrls = cursor.fetchone()
+    powers = [
+        name
+        for name, held in (("a superuser", superuser), ("BYPASSRLS", bypassrls))
+        if held
+    ]
+    if not powers:
+        return _ok(f"{role} is subject to row-level security")
+    detail = f"{role} is {' and '.join(powers)}: it skips row-level security"
+    if run.allow_privileged_role:
+        return Status.WARN, f"{detail} (allowed)", HEALTHY
+    return Status.FAIL, detail, POSTURE_BROKEN
+
+
+def check_sqlite_isolation(run: _Run, connection) -> CheckResult:
+    return (
+        Status.WARN,
+        "SQLite: isolation is enforced by the application only "
+        "(no row-level security, no cascade in the database)",
+        HEALTHY,
+    )
+
+
+# Connection errors, reduced to one line that names the reason.
+_PREFIXES = re.compile(
+    r"^(connection failed: |connection is bad: )?"
+    r"(connection to server (at \"[^\"]*\"( \([^)]*\))?, port \d+|on socket \"[^\"]*\")"
+    r" failed: )?(FATAL: +)?",
+)
+
+
+def first_line(exc: BaseException, settings_dict: dict) -> str:
+    """Return the first line of `exc`'s message, with no password in it."""
+    text = str(exc).strip()
+    line = _PREFIXES.sub("", text.splitlines()[0] if text else "").strip()
+    password = str(settings_dict.get("PASSWORD") or "")
+    if len(password) >= 3:
+        line = line.replace(password, "***")
+    return line or type(exc).__name__
+
+
+def describe_connect_error(
+    exc: BaseException, settings_dict: dict, timeout: float
+) -> str:
+    """Say in one line why connecting failed, e.g. "connection refused at h:5432"."""
+    line = first_line(exc, settings_dict)
+    where = _where(settings_dict)
+    lowered = line.lower()
+    if "connection refused" in lowered:
+        return f"connection refused at {where}"
+    if "timeout expired" in lowered or "timed out" in lowered:
+        return f"no answer from {where} within {_seconds(timeout)}"
+    if (
+        "failed to resolve host" in lowered
+        or "could not translate host name" in lowered
+        or "name or service not known" in lowered
+    ):
+        return f"unknown host {settings_dict.get('HOST')} (name resolution failed)"
+    if where in line:
+        return line
+    return f"{line} at {where}"
+
+
+def _where(settings_dict: dict) -> str:
+    if settings_dict["ENGINE"].endswith("sqlite3"):
+        return str(settings_dict.get("NAME"))
+    host = str(settings_dict.get("HOST") or "")
+    port = str(settings_dict.get("PORT") or "5432")
+    if not host or host.startswith("/"):
+        return f"local socket {host or '(default)'}, port {port}"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{host}:{port}"
+
+
+def _is_local(host: str) -> bool:
+    if not host or host.startswith("/") or host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g} s"
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+Checker = Callable[["_Run", Any], CheckResult]
+
+POSTGRESQL_CHECKS: list[tuple[str, Checker]] = [
+    ("round trip", check_round_trip),
+    ("server", check_postgresql_server),
+    ("ssl", check_ssl),
+    ("migrations", check_migrations),
+    ("cascade", check_cascade),
+    ("row security", check_row_security),
+    ("role", check_role),
+]
+SQLITE_CHECKS: list[tuple[str, Checker]] = [
+    ("round trip", check_round_trip),
+    ("server", check_sqlite_server),
+    ("migrations", check_migrations),
+    ("isolation", check_sqlite_isolation),
+]
