@@ -10,10 +10,18 @@ from django.utils.translation import gettext_lazy as _
 class UserManager(DjangoUserManager):
     """Django's user manager, with an email that is always required."""
 
-    def _create_user(self, username, email, password, **extra_fields):
-        if not email:
-            raise ValueError("The email address must be set.")
-        return super()._create_user(username, email, password, **extra_fields)
+    def create_user(self, username, email=None, password=None, **extra_fields):
+        _require_email(email)
+        return super().create_user(username, email, password, **extra_fields)
+
+    def create_superuser(self, username, email=None, password=None, **extra_fields):
+        _require_email(email)
+        return super().create_superuser(username, email, password, **extra_fields)
+
+
+def _require_email(email: str | None) -> None:
+    if not email:
+        raise ValueError("The email address must be set.")
 
 
 class User(AbstractUser):

@@ -26,7 +26,7 @@ from __future__ import annotations
 import select
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import wraps
 from typing import TYPE_CHECKING, Any
 
@@ -44,9 +44,11 @@ __all__ = [
     "SYSTEM_SETTING",
     "USER_SETTING",
     "Scope",
+    "ScopeConflict",
     "acting_as",
     "as_system",
     "current_scope",
+    "holding",
     "system_scope",
 ]
 
@@ -57,13 +59,24 @@ class Scope:
 
     user_id: int | None = None
     system: bool = False
+    # For messages only: the username, when the scope was made from a user.
+    name: str = field(default="", compare=False)
 
     def __str__(self) -> str:
         if self.system:
             return "system"
         if self.user_id is not None:
-            return f"user {self.user_id}"
+            return f"user {self.user_id}" + (f" ({self.name})" if self.name else "")
         return "nobody"
+
+
+class ScopeConflict(RuntimeError):
+    """A scope for one user was asked for inside the scope of another.
+
+    The classic authorization bug (a user id taken from a URL and used
+    inside another user's request) becomes this error instead of a silent
+    switch to the other user's rows.
+    """
 
 
 NOBODY = Scope()
@@ -179,12 +192,31 @@ def _prefix_statements(execute, sql, params, many, context):
     return result
 
 
+def _refuse_another_user(top: _Frame | None, scope: Scope) -> None:
+    """Raise ScopeConflict when `scope` would switch from one user to another.
+
+    Narrowing is allowed (a user's scope inside the system's, as seeding
+    does), and so is the system scope entered explicitly by trusted code.
+    """
+    if (
+        top is not None
+        and top.scope.user_id is not None
+        and scope.user_id is not None
+        and scope.user_id != top.scope.user_id
+    ):
+        raise ScopeConflict(
+            f"cannot act as {scope} inside the scope of {top.scope}: "
+            "a nested scope never switches users"
+        )
+
+
 @contextmanager
 def _scoped(scope: Scope, using: str | None, *, atomic: bool) -> Iterator[None]:
     alias = using or DEFAULT_DB_ALIAS
     connection = connections[alias]
     stack = _stack(connection)
     top = stack[-1] if stack else None
+    _refuse_another_user(top, scope)
     if (
         top is not None
         and top.scope == scope
@@ -223,6 +255,42 @@ def _scoped(scope: Scope, using: str | None, *, atomic: bool) -> Iterator[None]:
             _apply(connection, outer)
 
 
+@contextmanager
+def holding(user: User, *, using: str | None = None) -> Iterator[None]:
+    """Act for `user` in the open transaction until the block ends, unsaved.
+
+    For reads whose statement outlives a single call, such as a server-side
+    cursor inside ``transaction.atomic()``: PostgreSQL applies the policies
+    at each FETCH, so the scope must stay in force between them. No
+    savepoint, so that leaving the block early (a ``break``) never rolls
+    back what the caller wrote in between; the outer scope is put back.
+    """
+    alias = using or DEFAULT_DB_ALIAS
+    connection = connections[alias]
+    if not connection.in_atomic_block:
+        raise RuntimeError("holding() is for use inside a transaction.")
+    scope = _user_scope(user)
+    stack = _stack(connection)
+    _refuse_another_user(stack[-1] if stack else None, scope)
+    frame = _Frame(scope)
+    _apply(connection, scope)
+    stack.append(frame)
+    try:
+        yield
+    finally:
+        stack.remove(frame)
+        # A failed transaction is rolled back, setting and all; a live one
+        # gets the scope that is in force again.
+        if not connection.needs_rollback:
+            _apply(connection, stack[-1].scope if stack else NOBODY)
+
+
+def _user_scope(user: User) -> Scope:
+    if user is None or getattr(user, "pk", None) is None:
+        raise ValueError("acting_as() needs a saved user.")
+    return Scope(user_id=user.pk, name=str(getattr(user, "username", "") or ""))
+
+
 def acting_as(user: User, *, using: str | None = None, atomic: bool = True):
     """Act for `user`: the database shows and accepts only their tasks.
 
@@ -233,9 +301,7 @@ def acting_as(user: User, *, using: str | None = None, atomic: bool = True):
     COMMIT, but also no atomicity across statements. Use it for blocks of a
     single statement; it falls back to a transaction where it cannot apply.
     """
-    if user is None or getattr(user, "pk", None) is None:
-        raise ValueError("acting_as() needs a saved user.")
-    return _scoped(Scope(user_id=user.pk), using, atomic=atomic)
+    return _scoped(_user_scope(user), using, atomic=atomic)
 
 
 def system_scope(*, using: str | None = None, atomic: bool = True):

@@ -3,9 +3,9 @@ from __future__ import annotations
 from functools import wraps
 from typing import TYPE_CHECKING
 
-from django.db import models
+from django.db import connections, models
 
-from ownership.scope import acting_as
+from ownership.scope import acting_as, holding
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -44,10 +44,6 @@ class TaskQuerySet(models.QuerySet):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._owner: User | None = None
-        # Set by tasks.services.get_tasks: fetches the rows of exactly that
-        # query (and of slices of it) with SQL written once. Not copied by
-        # _clone(), so any other chained call falls back to the ORM.
-        self._fast_fetch = None
 
     def _clone(self) -> TaskQuerySet:
         clone = super()._clone()
@@ -74,51 +70,7 @@ class TaskQuerySet(models.QuerySet):
 
     # Every method that sends SQL, so that a bound queryset carries its
     # acting user into the database however it is consumed.
-    def __getitem__(self, k):
-        if self._fast_fetch is None or not isinstance(k, slice) or k.step:
-            # Indexing and stepped slices evaluate a clone on the spot, so
-            # they take the ORM's complete query.
-            return super().__getitem__(k)
-        # Slice without resolving a deferred filter (see get_tasks): the
-        # fast path never needs the ORM's version of the query. The slice is
-        # taken from a shallow copy without it, so this queryset itself never
-        # shows an unfiltered query, not even for a moment.
-        # (Not copy.copy(): QuerySet.__getstate__ would fetch every row.)
-        source = object.__new__(type(self))
-        source.__dict__.update(self.__dict__, _deferred_filter=None)
-        result = models.QuerySet.__getitem__(source, k)
-        if isinstance(result, TaskQuerySet):
-            result._deferred_filter = self._deferred_filter
-            result._fast_fetch = self._fast_fetch
-        return result
-
-    @property
-    def query(self):
-        return models.QuerySet.query.fget(self)
-
-    @query.setter
-    def query(self, value):
-        # A query assigned from outside replaces what get_tasks() set up.
-        self._fast_fetch = None
-        models.QuerySet.query.fset(self, value)
-
     def _fetch_all(self) -> None:
-        if (
-            self._result_cache is None
-            and self._fast_fetch is not None
-            and self._iterable_class is models.query.ModelIterable
-            and not self._prefetch_related_lookups
-        ):
-            # _query, not query: the limits are there, and reading them must
-            # not build a deferred filter.
-            self._result_cache = self._fast_fetch(
-                self.db, self._query.low_mark, self._query.high_mark
-            )
-            return
-        if self._result_cache is not None and (
-            self._prefetch_done or not self._prefetch_related_lookups
-        ):
-            return  # Already fetched: no transaction for nothing.
         if self._owner is None:
             super()._fetch_all()
             return
@@ -144,11 +96,20 @@ class TaskQuerySet(models.QuerySet):
         if self._owner is None:
             yield from rows
             return
-        # The scope covers only the statement, sent with the first row: a
-        # server-side cursor is declared WITH HOLD in a transaction of its
-        # own, a client-side one has every row by then. Holding the scope
-        # across yields would leave it in force for whatever the caller
-        # runs between rows.
+        connection = connections[self.db]
+        if connection.in_atomic_block:
+            # A server-side cursor in a transaction fetches each chunk when
+            # asked, and PostgreSQL applies the policies then: the owner's
+            # scope stays in force until the last row.
+            with holding(self._owner, using=self.db):
+                yield from rows
+            return
+        # Outside a transaction the scope covers only the statement, sent
+        # with the first row: a server-side cursor is then declared WITH
+        # HOLD in a transaction of its own, which computes every row, and a
+        # client-side one has every row by then. Holding the scope across
+        # yields would leave it in force for whatever the caller runs
+        # between rows.
         with acting_as(self._owner, using=self.db, atomic=False):
             first = next(rows, _END)
         if first is _END:

@@ -44,7 +44,7 @@ def test_count_tasks(user, django_assert_num_queries):
         assert services.count_tasks(user) == (3, 0)
 
     assert_one_scoped_statement(queries, "SELECT")
-    assert "count(*)" in queries.captured_queries[0]["sql"]
+    assert "COUNT(*)" in queries.captured_queries[0]["sql"]
 
 
 def test_get_task(task, user, django_assert_num_queries):

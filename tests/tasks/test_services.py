@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -268,3 +270,44 @@ def test_delete_task_sends_delete_signals_when_someone_listens(task, user):
 
     assert deleted == [task.pk]
     assert stored_tasks() == []
+
+
+def test_get_tasks_is_an_ordinary_chainable_queryset(user):
+    TaskFactory(owner=user, title="Water the plants")
+    TaskFactory(owner=user, title="Buy milk", completed=True)
+
+    tasks = services.get_tasks(user)
+
+    assert [t.title for t in tasks.filter(title__startswith="Water")] == [
+        "Water the plants"
+    ]
+    assert tasks.done().count() == 1
+    assert list(tasks.values_list("title", flat=True)[:1]) == ["Buy milk"]
+
+
+def test_a_query_assigned_to_get_tasks_result_is_the_one_evaluated(user):
+    TaskFactory.create_batch(3, owner=user)
+    TaskFactory(owner=user, completed=True)
+    tasks = services.get_tasks(user)
+
+    tasks.query = services.get_tasks(user, completed=True).query
+
+    assert [t.completed for t in tasks] == [True]
+
+
+@pytest.mark.parametrize(
+    "spell",
+    [
+        float,
+        lambda pk: pk + 0.9,
+        Decimal,
+        lambda pk: Decimal(pk) + Decimal("0.9"),
+        lambda pk: f" {pk}",
+        lambda pk: f"{pk}.0",
+        lambda pk: str(pk).encode(),
+        lambda pk: str(pk).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")),
+    ],
+)
+def test_only_integers_and_their_digits_are_task_ids(task, user, spell):
+    with pytest.raises(Task.DoesNotExist):
+        services.get_task(user, spell(task.pk))
