@@ -272,7 +272,14 @@ def running_server(folder: Path) -> dict | None:
 
 
 def port_is_free(port: int) -> bool:
+    """Return whether nothing listens on or holds `port` on HOST.
+
+    SO_REUSEADDR, as PostgreSQL binds: a connection of a server that just
+    stopped, left in TIME-WAIT, does not make the port taken, so that a
+    quick restart keeps its port.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((HOST, port))
         except OSError:

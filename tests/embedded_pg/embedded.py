@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import tempfile
@@ -53,6 +54,12 @@ def wait_until(condition, seconds: float = 15) -> bool:
             return True
         time.sleep(0.1)
     return condition()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def scratch_folder(prefix: str) -> Path:

@@ -20,6 +20,7 @@ import pytest
 from tests.embedded_pg.embedded import (
     connect,
     embedded,
+    free_port,
     is_running,
     postmaster_pid,
     scratch_folder,
@@ -128,6 +129,22 @@ def test_a_taken_port_is_replaced_by_a_free_one_and_named(folder):
     )
     with connect(result.stdout.strip()) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_a_quick_restart_keeps_its_port(folder):
+    port = free_port()
+    start(folder, "--port", port)
+    # A connection open at the stop, closed by the server first, leaves the
+    # server's side in TIME-WAIT on the port: not taken, the port stays. (A
+    # bare TCP connection: a client that says goodbye gets a reset instead.)
+    with socket.create_connection(("127.0.0.1", port)):
+        stopped = embedded("stop", folder)
+    again = embedded("start", folder, "--port", port)
+
+    assert stopped.returncode == 0, stopped.stderr
+    assert again.returncode == 0, again.stderr
+    assert urlsplit(again.stdout.strip()).port == port
+    assert "is taken" not in again.stderr
 
 
 def test_a_server_killed_in_a_crash_is_recovered_with_its_data(folder):
