@@ -21,13 +21,7 @@ fi
 
 # DATABASE_URL as the settings will see it: the environment first, then the
 # env file.
-configured_url="$(python -c '
-import os
-from dotenv import dotenv_values
-env_file = os.environ.get("DJANGO_ENV_FILE", ".env")
-from_file = dotenv_values(env_file) if env_file and os.path.isfile(env_file) else {}
-print((os.environ.get("DATABASE_URL") or from_file.get("DATABASE_URL") or "").strip())
-')"
+configured_url="$(python scripts/database_url.py)"
 
 pg_dir="${RUN_PG_DIR:-var/postgres}"
 embedded=""

@@ -88,15 +88,8 @@ DATABASE_URL="$app_url" TEST_SUPERUSER_DATABASE_URL="$admin_url" \
 
 echo "==> isolation tests again, through PgBouncer in transaction mode"
 # Straight to the server: the listen port is the first free one from 6432.
-server="$(python -c 'import sys; from urllib.parse import urlsplit; u = urlsplit(sys.argv[1]); print(u.hostname or "127.0.0.1", u.port or 5432)' "$admin_url")"
-pgbouncer_port="$(python -c '
-import socket
-for port in range(6432, 6532):
-    with socket.socket() as s:
-        if s.connect_ex(("127.0.0.1", port)) != 0:
-            print(port)
-            break
-')"
+server="$(python -m embedded_pg host-port "$admin_url")"
+pgbouncer_port="$(python -m embedded_pg free-port --from 6432)"
 bouncer_started=1
 # shellcheck disable=SC2086
 bash scripts/pgbouncer.sh start $server "$pgbouncer_port" "$role"

@@ -383,3 +383,21 @@ def test_delete_stops_the_server_and_removes_its_folder(folder):
     assert result.stderr.splitlines() == [f"==> deleted {folder}"]
     assert not folder.exists()
     assert not is_running(pid)
+
+
+def test_free_port_from_n_skips_a_port_something_listens_on():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = embedded("free-port", "--from", port)
+
+    assert (result.returncode, result.stdout) == (0, f"{port + 1}\n")
+
+
+def test_host_port_prints_the_urls_host_and_port_with_defaults():
+    given = embedded("host-port", "postgres://u:p@db.example.org:6543/app")
+    defaults = embedded("host-port", "postgres:///app")
+
+    assert given.stdout == "db.example.org 6543\n"
+    assert defaults.stdout == "127.0.0.1 5432\n"
