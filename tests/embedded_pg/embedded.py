@@ -1,7 +1,8 @@
-"""Drive scripts/embedded_pg.py as `make run` and `make test` do."""
+"""Drive `python -m embedded_pg` as `make run` and `make test` do."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import tempfile
@@ -12,12 +13,11 @@ import psutil
 import psycopg
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "scripts" / "embedded_pg.py"
 
 
 def embedded(*args, python_flags=()) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, *python_flags, str(SCRIPT), *map(str, args)],
+        [sys.executable, *python_flags, "-m", "embedded_pg", *map(str, args)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -54,6 +54,12 @@ def wait_until(condition, seconds: float = 15) -> bool:
             return True
         time.sleep(0.1)
     return condition()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def scratch_folder(prefix: str) -> Path:

