@@ -505,6 +505,83 @@ def test_row_security_not_enforced_is_exit_4(
 
 
 @pytest.fixture
+def replace_owner_foreign_key(superuser_cursor):
+    """Recreate the tasks owner foreign key as given; put it back afterwards."""
+    superuser_cursor.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = 'tasks_task'::regclass AND contype = 'f'"
+    )
+    ((name, original),) = superuser_cursor.fetchall()
+    assert "ON DELETE CASCADE" in original
+
+    def replace(*statements):
+        superuser_cursor.execute("SET lock_timeout = '5s'")
+        superuser_cursor.execute(f'ALTER TABLE tasks_task DROP CONSTRAINT "{name}"')
+        for statement in statements:
+            superuser_cursor.execute(statement.format(name=name))
+
+    yield replace
+    superuser_cursor.execute("SET lock_timeout = '5s'")
+    superuser_cursor.execute(
+        f'ALTER TABLE tasks_task DROP CONSTRAINT IF EXISTS "{name}"'
+    )
+    superuser_cursor.execute(
+        f'ALTER TABLE tasks_task ADD CONSTRAINT "{name}" {original}'
+    )
+    superuser_cursor.execute("DROP TABLE IF EXISTS decoy_user")
+
+
+@pg
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("statements", "reason"),
+    [
+        (
+            [
+                'ALTER TABLE tasks_task ADD CONSTRAINT "{name}" FOREIGN KEY '
+                "(owner_id) REFERENCES accounts_user (id) "
+                "DEFERRABLE INITIALLY DEFERRED"
+            ],
+            "tasks_task.owner_id is not ON DELETE CASCADE in the database",
+        ),
+        (
+            [
+                "CREATE TABLE decoy_user (id bigint PRIMARY KEY)",
+                'ALTER TABLE tasks_task ADD CONSTRAINT "{name}" FOREIGN KEY '
+                "(owner_id) REFERENCES decoy_user (id) ON DELETE CASCADE NOT VALID",
+            ],
+            "tasks_task.owner_id references decoy_user, not accounts_user.id",
+        ),
+        (
+            [
+                'ALTER TABLE tasks_task ADD CONSTRAINT "{name}" FOREIGN KEY '
+                "(owner_id) REFERENCES accounts_user (id) ON DELETE CASCADE",
+                "ALTER TABLE tasks_task ADD CONSTRAINT tasks_task_owner_no_action "
+                "FOREIGN KEY (owner_id) REFERENCES accounts_user (id)",
+            ],
+            "tasks_task.owner_id is not ON DELETE CASCADE in the database",
+        ),
+    ],
+    ids=["no-cascade", "cascade-to-another-table", "second-key-without-cascade"],
+)
+def test_owner_foreign_key_that_does_not_cascade_to_users_is_exit_4(
+    replace_owner_foreign_key, superuser_cursor, statements, reason
+):
+    replace_owner_foreign_key(*statements)
+
+    try:
+        code, out, message = healthcheck()
+    finally:
+        superuser_cursor.execute(
+            "ALTER TABLE tasks_task DROP CONSTRAINT IF EXISTS "
+            "tasks_task_owner_no_action"
+        )
+
+    assert (code, message) == (4, reason)
+    assert f"cascade       FAIL  N ms  {reason}" in lines(out)
+
+
+@pytest.fixture
 def as_superuser(point_at):
     url = os.environ.get("TEST_SUPERUSER_DATABASE_URL")
     if not url:
