@@ -165,3 +165,54 @@ def test_owner_filter_from_the_user_list_link(staff_client, task, other_task, us
     response = staff_client.get(CHANGELIST, {"owner__id__exact": user.pk})
 
     assert list(response.context["cl"].result_list) == [task]
+
+
+@pytest.fixture
+def task_adder(client):
+    """Staff who may add tasks, and nothing else: no view, no change."""
+    staff = UserFactory(username="adder", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="add_task"))
+    client.force_login(staff)
+    client.staff = staff
+    return client
+
+
+def add_task_form(owner, title="Plan the offsite"):
+    return {"title": title, "description": "", "owner": owner.pk}
+
+
+@pytest.mark.postgresql
+def test_adding_a_task_for_another_owner_without_view_permission_is_a_form_error(
+    task_adder, other_user
+):
+    response = task_adder.post(
+        reverse("admin:tasks_task_add"), add_task_form(other_user)
+    )
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == ["owner"]
+    assert stored_tasks() == []
+
+
+@pytest.mark.postgresql
+def test_staff_with_only_add_permission_can_add_their_own_task(task_adder):
+    response = task_adder.post(
+        reverse("admin:tasks_task_add"), add_task_form(task_adder.staff)
+    )
+
+    assert response.status_code == 302
+    assert [(t.title, t.owner) for t in stored_tasks()] == [
+        ("Plan the offsite", task_adder.staff)
+    ]
+
+
+def test_add_page_offers_staff_without_view_permission_only_themselves(
+    task_adder, other_user
+):
+    response = task_adder.get(reverse("admin:tasks_task_add"))
+
+    owner = response.context["adminform"].form.fields["owner"]
+    assert list(owner.queryset) == [task_adder.staff]
+    assert response.context["adminform"].form.initial["owner"] == task_adder.staff.pk
+    assert "bob" not in response.text
