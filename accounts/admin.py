@@ -96,13 +96,20 @@ class UserAdmin(DjangoUserAdmin):
 
     def _deleted_objects(self, objs, request):
         task_count = Task.objects.filter(owner__in=objs).count()
-        if task_count <= self.DELETE_LIST_LIMIT:
+        may_see = may_see_tasks(request)
+        if task_count == 0 or (task_count <= self.DELETE_LIST_LIMIT and may_see):
             return super().get_deleted_objects(objs, request)
         # Listing thousands of tasks would load every one of them into the
-        # page; name the users and count their tasks instead.
+        # page; name the users and count their tasks instead. Staff who may
+        # not view tasks get the count alone whatever the number: the list
+        # would show them every title.
         perms_needed = set()
         deleted = [
-            format_html('{}: <a href="{}">{}</a>', _("User"), tasks_url(user), user)
+            format_html("{}: {}", _("User"), user)
+            if not may_see
+            else format_html(
+                '{}: <a href="{}">{}</a>', _("User"), tasks_url(user), user
+            )
             for user in objs
         ]
         deleted.append(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,8 +88,19 @@ def libpq_env(alias: str, *, system_scope: bool) -> tuple[dict[str, str], list[s
     return env, ["--dbname", settings_dict["NAME"]]
 
 
-def run(command: list[str], env: dict[str, str]) -> None:
-    result = subprocess.run(command, env=env, capture_output=True, text=True)
+def run(command: list[str], env: dict[str, str], *, stdout=None) -> None:
+    """Run `command`; a failure becomes a one-line ``BackupError``.
+
+    `stdout` is a file to write the tool's output to; by default it is
+    captured and dropped.
+    """
+    result = subprocess.run(
+        command,
+        env=env,
+        stdout=subprocess.PIPE if stdout is None else stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     if result.returncode != 0:
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         reason = lines[0] if lines else f"exit status {result.returncode}"
@@ -96,27 +108,60 @@ def run(command: list[str], env: dict[str, str]) -> None:
 
 
 def dump(alias: str, output: Path) -> Path:
-    """Write a custom-format dump of every row of database `alias` to `output`."""
+    """Write a custom-format dump of every row of database `alias` to `output`.
+
+    The dump holds password hashes and every user's tasks, so it is readable
+    by its owner alone (0600) from the moment it exists. It is written to a
+    ``.partial`` file beside `output`, which only a complete dump leaves,
+    renamed; on any failure the partial file is removed.
+    """
     if connections[alias].vendor != "postgresql":
         raise BackupError("backup needs PostgreSQL; for SQLite copy the file")
+    if output.is_dir():
+        raise BackupError(f"cannot write the dump to {output}: it is a directory")
+    if not output.parent.is_dir():
+        raise BackupError(
+            f"cannot write the dump to {output}: no folder {output.parent}"
+        )
     tool = find_tool("pg_dump", server_major(alias))
     env, target = libpq_env(alias, system_scope=True)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(output.name + ".partial")
-    run(
-        [
-            tool.path,
-            "--format=custom",
-            "--enable-row-security",
-            "--no-owner",
-            "--no-privileges",
-            f"--file={partial}",
-            *target,
-        ],
-        env,
-    )
-    # Only a complete dump gets the final name.
-    partial.replace(output)
+    try:
+        # mkstemp creates the file 0600 whatever the umask: nobody else can
+        # open it, even while pg_dump is still writing.
+        fd, name = tempfile.mkstemp(
+            dir=output.parent, prefix=f"{output.name}.", suffix=".partial"
+        )
+    except OSError as exc:
+        raise BackupError(
+            f"cannot write the dump to {output}: {exc.strerror or exc}"
+        ) from None
+    partial = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            # pg_dump writes to the file opened here rather than creating
+            # one of its own (which would follow the umask).
+            run(
+                [
+                    tool.path,
+                    "--format=custom",
+                    "--enable-row-security",
+                    "--no-owner",
+                    "--no-privileges",
+                    *target,
+                ],
+                env,
+                stdout=file,
+            )
+        try:
+            partial.replace(output)
+        except OSError as exc:
+            raise BackupError(
+                f"cannot write the dump to {output}: {exc.strerror or exc}"
+            ) from None
+    except BaseException:
+        # Interrupted or failed: no stray partial dump, whatever the cause.
+        partial.unlink(missing_ok=True)
+        raise
     return output
 
 
@@ -124,8 +169,17 @@ def restore(alias: str, dump_file: Path) -> None:
     """Load `dump_file` into the empty database `alias` as its connection role."""
     if connections[alias].vendor != "postgresql":
         raise BackupError("restore needs PostgreSQL")
-    if not dump_file.is_file():
+    if not dump_file.exists():
         raise BackupError(f"no such dump file: {dump_file}")
+    if dump_file.is_dir():
+        raise BackupError(f"cannot read dump file {dump_file}: it is a directory")
+    try:
+        with dump_file.open("rb"):
+            pass
+    except OSError as exc:
+        raise BackupError(
+            f"cannot read dump file {dump_file}: {exc.strerror or exc}"
+        ) from None
     with connections[alias].cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_class c JOIN pg_namespace n "

@@ -3,6 +3,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from ownership.permissions import may_see_all_tasks
+
 from .models import Task
 from .pagination import EstimatedCountPaginator
 
@@ -26,6 +28,31 @@ class TaskAdmin(admin.ModelAdmin):
     # and the "N total" beside a filtered count is not computed at all.
     paginator = EstimatedCountPaginator
     show_full_result_count = False
+
+    # Staff who may add tasks but neither view nor change them act in the
+    # admin as themselves alone (ActingUserMiddleware), and row-level
+    # security refuses a task they would add for anyone else: a database
+    # error, a 500. So they are offered one owner, themselves, in a plain
+    # select (the owner autocomplete needs the user view permission), and
+    # another owner is a form error on that field.
+
+    def get_autocomplete_fields(self, request):
+        if not may_see_all_tasks(request.user):
+            return ()
+        return super().get_autocomplete_fields(request)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "owner" and not may_see_all_tasks(request.user):
+            kwargs["queryset"] = db_field.related_model._default_manager.filter(
+                pk=request.user.pk
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        if not may_see_all_tasks(request.user):
+            initial.setdefault("owner", request.user.pk)
+        return initial
 
     @admin.action(description=_("Mark selected tasks as done"))
     def mark_done(self, request, queryset):

@@ -98,24 +98,51 @@ def _task_table() -> tuple[str, str]:
     return Task._meta.db_table, Task._meta.get_field("owner").column
 
 
+def _owner_target() -> tuple[str, str]:
+    """Return the table and column the task owner must reference."""
+    from tasks.models import Task
+
+    field = Task._meta.get_field("owner")
+    return field.related_model._meta.db_table, field.target_field.column
+
+
 def check_cascade(run: _Run, connection) -> CheckResult:
     table, column = _task_table()
+    target_table, target_column = _owner_target()
     with connection.cursor() as cursor:
+        # One row per foreign key on the owner column (one with NULLs when
+        # there is none): its delete action, and whether it references the
+        # users' primary key rather than any other table.
         cursor.execute(
-            "SELECT t.oid IS NOT NULL, c.confdeltype "
+            "SELECT t.oid IS NOT NULL, c.confdeltype, "
+            "c.confrelid = u.oid AND c.confkey = ARRAY[k.attnum], "
+            "c.confrelid::regclass::text "
             "FROM (SELECT to_regclass(%s) AS oid) t "
+            "CROSS JOIN (SELECT to_regclass(%s) AS oid) u "
+            "LEFT JOIN pg_attribute k ON k.attrelid = u.oid AND k.attname = %s "
             "LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attname = %s "
             "LEFT JOIN pg_constraint c ON c.conrelid = t.oid AND c.contype = 'f' "
             "AND c.conkey = ARRAY[a.attnum]",
-            [connection.ops.quote_name(table), column],
+            [
+                connection.ops.quote_name(table),
+                connection.ops.quote_name(target_table),
+                target_column,
+                column,
+            ],
         )
         rows = cursor.fetchall()
-    if rows == [(True, "c")]:
+    if [row[:3] for row in rows] == [(True, "c", True)]:
         return _ok(f"{table}.{column} is ON DELETE CASCADE")
-    if rows == [(False, None)]:
+    wrong_targets = sorted({row[3] for row in rows if row[2] is False})
+    if rows == [(False, None, None, None)]:
         detail = f"{table} does not exist"
-    elif rows == [(True, None)]:
+    elif rows == [(True, None, None, None)]:
         detail = f"{table}.{column} has no foreign key"
+    elif wrong_targets:
+        detail = (
+            f"{table}.{column} references {', '.join(wrong_targets)}, "
+            f"not {target_table}.{target_column}"
+        )
     else:
         detail = f"{table}.{column} is not ON DELETE CASCADE in the database"
     return Status.FAIL, detail, POSTURE_BROKEN

@@ -146,3 +146,71 @@ def test_staff_without_task_permission_see_no_task_counts(user_manager, user):
 
     assert response.status_code == 200
     assert "task_count" not in response.context["cl"].list_display
+
+
+def staff_client_with(client, *codenames):
+    from django.contrib.auth.models import Permission
+
+    staff = UserFactory(username="staffer", is_staff=True)
+    staff.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    client.force_login(staff)
+    return client
+
+
+@pytest.mark.parametrize(
+    "codenames",
+    [("view_user", "delete_user"), ("view_user", "delete_user", "delete_task")],
+    ids=["without-delete-task", "with-delete-task"],
+)
+def test_staff_without_task_view_permission_see_no_title_when_deleting_a_user(
+    client, user, codenames
+):
+    TaskFactory(owner=user, title="alice private diary")
+    TaskFactory(owner=user, title="alice salary talk")
+    staff_client = staff_client_with(client, *codenames)
+
+    response = staff_client.get(reverse("admin:accounts_user_delete", args=[user.pk]))
+
+    assert response.status_code == 200
+    assert "alice private diary" not in response.text
+    assert "alice salary talk" not in response.text
+
+
+def test_staff_who_may_delete_but_not_view_tasks_see_only_their_count(client, user):
+    from tests.utils import stored_tasks
+
+    TaskFactory.create_batch(2, owner=user)
+    staff_client = staff_client_with(client, "delete_user", "delete_task")
+    url = reverse("admin:accounts_user_delete", args=[user.pk])
+
+    page = staff_client.get(url)
+    response = staff_client.post(url, {"post": "yes"})
+
+    assert "2 tasks of these users (not listed)" in page.text
+    assert page.context["perms_lacking"] == set()
+    assert response.status_code == 302
+    assert stored_tasks(owner_id=user.pk) == []
+
+
+def test_staff_without_task_permission_may_delete_a_user_without_tasks(
+    user_manager, user
+):
+    from accounts.models import User
+
+    url = reverse("admin:accounts_user_delete", args=[user.pk])
+
+    page = user_manager.get(url)
+    response = user_manager.post(url, {"post": "yes"})
+
+    assert page.context["perms_lacking"] == set()
+    assert response.status_code == 302
+    assert not User.objects.filter(pk=user.pk).exists()
+
+
+def test_staff_who_may_view_tasks_see_the_titles_when_deleting_a_user(client, user):
+    TaskFactory(owner=user, title="alice private diary")
+    staff_client = staff_client_with(client, "delete_user", "view_task", "delete_task")
+
+    response = staff_client.get(reverse("admin:accounts_user_delete", args=[user.pk]))
+
+    assert "alice private diary" in response.text

@@ -1,6 +1,8 @@
 """Backup and restore round trip, row-level security notwithstanding."""
 
 import os
+import stat
+from io import StringIO
 from pathlib import Path
 from urllib.parse import quote
 
@@ -9,6 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+import operations.backup
 from tests.factories import TaskFactory, UserFactory
 from tests.utils import manage_py
 
@@ -106,3 +109,157 @@ def test_restore_of_a_missing_file_is_one_clear_line(tmp_path, empty_database):
     assert result.stderr.strip().splitlines() == [
         f"CommandError: no such dump file: {tmp_path / 'nope.dump'}"
     ]
+
+
+def backup(output) -> CommandError:
+    """Run backup to `output`, which must fail; return the error."""
+    with pytest.raises(CommandError) as excinfo:
+        call_command("backup", output=output, stdout=StringIO())
+    return excinfo.value
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_backup_is_readable_by_its_owner_only(tmp_path):
+    dump_file = tmp_path / "todo.dump"
+    old_umask = os.umask(0)
+    try:
+        call_command("backup", output=str(dump_file), stdout=StringIO())
+    finally:
+        os.umask(old_umask)
+
+    assert mode(dump_file) == 0o600
+
+
+def test_backup_is_private_while_pg_dump_writes_it(tmp_path, monkeypatch):
+    seen = {}
+    real_run = operations.backup.run
+
+    def spying_run(command, env, **kwargs):
+        seen.update({path.name: mode(path) for path in tmp_path.iterdir()})
+        return real_run(command, env, **kwargs)
+
+    monkeypatch.setattr("operations.backup.run", spying_run)
+
+    call_command("backup", output=str(tmp_path / "todo.dump"), stdout=StringIO())
+
+    assert len(seen) == 1
+    ((name, partial_mode),) = seen.items()
+    assert name.startswith("todo.dump.")
+    assert name.endswith(".partial")
+    assert partial_mode == 0o600
+    assert [path.name for path in tmp_path.iterdir()] == ["todo.dump"]
+
+
+@pytest.mark.parametrize("trailing_slash", [False, True])
+def test_backup_to_an_existing_directory_is_one_line(tmp_path, trailing_slash):
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    output = str(folder) + ("/" if trailing_slash else "")
+
+    error = backup(output)
+
+    assert str(error) == f"cannot write the dump to {output}: it is a directory"
+    assert error.returncode == 1
+    assert list(tmp_path.rglob("*")) == [folder]
+
+
+def test_backup_to_a_path_ending_in_a_slash_is_one_line(tmp_path):
+    output = f"{tmp_path}/new-folder/"
+
+    error = backup(output)
+
+    assert str(error) == f"cannot write the dump to {output}: it is a directory"
+    assert error.returncode == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_backup_into_a_missing_folder_is_one_line(tmp_path):
+    output = tmp_path / "missing" / "todo.dump"
+
+    error = backup(str(output))
+
+    assert str(error) == (
+        f"cannot write the dump to {output}: no folder {tmp_path / 'missing'}"
+    )
+    assert error.returncode == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def unwritable_folder(tmp_path):
+    """A folder this process may not create files in."""
+    if os.geteuid() == 0:
+        # root writes through any mode bits; sysfs refuses it all the same.
+        if not Path("/sys").is_dir():
+            pytest.skip("running as root without /sys: no folder is unwritable")
+        yield Path("/sys")
+        return
+    folder = tmp_path / "locked"
+    folder.mkdir(mode=0o500)
+    yield folder
+    folder.chmod(0o700)
+
+
+def test_backup_into_a_folder_without_permission_is_one_line(unwritable_folder):
+    output = unwritable_folder / "todo.dump"
+    before = sorted(unwritable_folder.iterdir())
+
+    error = backup(str(output))
+
+    assert str(error) == f"cannot write the dump to {output}: Permission denied"
+    assert error.returncode == 1
+    assert sorted(unwritable_folder.iterdir()) == before
+
+
+def test_failed_pg_dump_leaves_no_partial_file(tmp_path, monkeypatch):
+    connection.ensure_connection()
+    # pg_dump connects on its own, to a database that does not exist.
+    monkeypatch.setitem(connection.settings_dict, "NAME", "no_such_database")
+
+    error = backup(str(tmp_path / "todo.dump"))
+
+    assert str(error).startswith("pg_dump failed: ")
+    assert "no_such_database" in str(error)
+    assert "\n" not in str(error)
+    assert error.returncode == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_interrupted_backup_leaves_no_partial_file(tmp_path, monkeypatch):
+    def interrupted(command, env, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("operations.backup.run", interrupted)
+
+    with pytest.raises(KeyboardInterrupt):
+        call_command("backup", output=str(tmp_path / "todo.dump"), stdout=StringIO())
+
+    assert list(tmp_path.iterdir()) == []
+
+
+def restore_error(dump_file) -> CommandError:
+    with pytest.raises(CommandError) as excinfo:
+        call_command("restore", str(dump_file), stdout=StringIO())
+    return excinfo.value
+
+
+def test_restore_of_a_directory_is_one_line(tmp_path):
+    error = restore_error(tmp_path)
+
+    assert str(error) == f"cannot read dump file {tmp_path}: it is a directory"
+    assert error.returncode == 1
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_restore_of_an_unreadable_file_is_one_line(tmp_path):
+    dump_file = tmp_path / "todo.dump"
+    dump_file.write_bytes(b"PGDMP")
+    dump_file.chmod(0)
+
+    error = restore_error(dump_file)
+
+    assert str(error) == f"cannot read dump file {dump_file}: Permission denied"
+    assert error.returncode == 1

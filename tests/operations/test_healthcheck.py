@@ -162,35 +162,89 @@ def test_verbosity_zero_prints_nothing_when_healthy():
             {"database": "nope"},
             "unknown database alias 'nope' (configured: default)",
         ),
-        ({"timeout": 0}, "--timeout must be a number of seconds more than 0, got 0"),
-        ({"timeout": "soon"}, "--timeout must be a number of seconds more than 0, "),
-        ({"wait": -1}, "--wait must be a number of seconds at least 0, got -1"),
+        *(
+            (
+                {"timeout": value},
+                "--timeout must be a number of seconds more than 0 and at most "
+                f"300, got {shown}",
+            )
+            for value, shown in [
+                (0, "0"),
+                (-1, "-1"),
+                (float("inf"), "inf"),
+                (float("-inf"), "-inf"),
+                (float("nan"), "nan"),
+                (300.5, "300.5"),
+                (1e309, "inf"),
+                ("soon", "'soon'"),
+                ("inf", "'inf'"),
+                (True, "True"),
+            ]
+        ),
+        *(
+            (
+                {"wait": value},
+                "--wait must be a number of seconds at least 0 and at most 300, "
+                f"got {shown}",
+            )
+            for value, shown in [
+                (-1, "-1"),
+                (float("inf"), "inf"),
+                (float("nan"), "nan"),
+                (301, "301"),
+                ("later", "'later'"),
+            ]
+        ),
     ],
 )
 def test_usage_errors_exit_2(options, message):
     code, out, error = healthcheck(**options)
 
-    assert code == 2
-    assert error.startswith(message)
+    assert (code, error) == (2, message)
     assert out == ""
 
 
-def test_malformed_option_on_the_command_line_exits_2():
+@pytest.mark.django_db
+@pytest.mark.parametrize("options", [{"timeout": 300}, {"wait": 300}, {"wait": 0}])
+def test_largest_timeout_and_wait_are_accepted(options):
+    code, out, _ = healthcheck(**options)
+
+    assert code == 0
+    assert lines(out)[-1].startswith("healthy")
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "0", "-5", "301", "1e400"])
+def test_unusable_timeout_on_the_command_line_is_one_line_exit_2(value):
+    result = manage_py_healthcheck("--timeout", value)
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "CommandError: --timeout must be a number of seconds more than 0 and at "
+        f"most 300, got {float(value)!r}"
+    ]
+
+
+def manage_py_healthcheck(*args):
+    """Run manage.py healthcheck in a child process, on the default settings."""
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("DJANGO_", "DATABASE_URL"))
     }
     env.update(DJANGO_ENV_FILE=os.devnull, DJANGO_SECRET_KEY="x" * 50)
-
-    result = subprocess.run(
-        [sys.executable, "manage.py", "healthcheck", "--timeout", "soon"],
+    return subprocess.run(
+        [sys.executable, "manage.py", "healthcheck", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_malformed_option_on_the_command_line_exits_2():
+    result = manage_py_healthcheck("--timeout", "soon")
 
     assert result.returncode == 2
     assert result.stdout == ""
@@ -448,6 +502,83 @@ def test_row_security_not_enforced_is_exit_4(
 
     assert (code, message) == (4, reason)
     assert f"row security  FAIL  N ms  {reason}" in lines(out)
+
+
+@pytest.fixture
+def replace_owner_foreign_key(superuser_cursor):
+    """Recreate the tasks owner foreign key as given; put it back afterwards."""
+    superuser_cursor.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = 'tasks_task'::regclass AND contype = 'f'"
+    )
+    ((name, original),) = superuser_cursor.fetchall()
+    assert "ON DELETE CASCADE" in original
+
+    def replace(*statements):
+        superuser_cursor.execute("SET lock_timeout = '5s'")
+        superuser_cursor.execute(f'ALTER TABLE tasks_task DROP CONSTRAINT "{name}"')
+        for statement in statements:
+            superuser_cursor.execute(statement.format(name=name))
+
+    yield replace
+    superuser_cursor.execute("SET lock_timeout = '5s'")
+    superuser_cursor.execute(
+        f'ALTER TABLE tasks_task DROP CONSTRAINT IF EXISTS "{name}"'
+    )
+    superuser_cursor.execute(
+        f'ALTER TABLE tasks_task ADD CONSTRAINT "{name}" {original}'
+    )
+    superuser_cursor.execute("DROP TABLE IF EXISTS decoy_user")
+
+
+@pg
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("statements", "reason"),
+    [
+        (
+            [
+                'ALTER TABLE tasks_task ADD CONSTRAINT "{name}" FOREIGN KEY '
+                "(owner_id) REFERENCES accounts_user (id) "
+                "DEFERRABLE INITIALLY DEFERRED"
+            ],
+            "tasks_task.owner_id is not ON DELETE CASCADE in the database",
+        ),
+        (
+            [
+                "CREATE TABLE decoy_user (id bigint PRIMARY KEY)",
+                'ALTER TABLE tasks_task ADD CONSTRAINT "{name}" FOREIGN KEY '
+                "(owner_id) REFERENCES decoy_user (id) ON DELETE CASCADE NOT VALID",
+            ],
+            "tasks_task.owner_id references decoy_user, not accounts_user.id",
+        ),
+        (
+            [
+                'ALTER TABLE tasks_task ADD CONSTRAINT "{name}" FOREIGN KEY '
+                "(owner_id) REFERENCES accounts_user (id) ON DELETE CASCADE",
+                "ALTER TABLE tasks_task ADD CONSTRAINT tasks_task_owner_no_action "
+                "FOREIGN KEY (owner_id) REFERENCES accounts_user (id)",
+            ],
+            "tasks_task.owner_id is not ON DELETE CASCADE in the database",
+        ),
+    ],
+    ids=["no-cascade", "cascade-to-another-table", "second-key-without-cascade"],
+)
+def test_owner_foreign_key_that_does_not_cascade_to_users_is_exit_4(
+    replace_owner_foreign_key, superuser_cursor, statements, reason
+):
+    replace_owner_foreign_key(*statements)
+
+    try:
+        code, out, message = healthcheck()
+    finally:
+        superuser_cursor.execute(
+            "ALTER TABLE tasks_task DROP CONSTRAINT IF EXISTS "
+            "tasks_task_owner_no_action"
+        )
+
+    assert (code, message) == (4, reason)
+    assert f"cascade       FAIL  N ms  {reason}" in lines(out)
 
 
 @pytest.fixture

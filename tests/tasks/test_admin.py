@@ -4,6 +4,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from tasks.models import Task
 from tests.factories import TaskFactory, UserFactory
 from tests.utils import stored_task, stored_tasks
 
@@ -165,3 +166,139 @@ def test_owner_filter_from_the_user_list_link(staff_client, task, other_task, us
     response = staff_client.get(CHANGELIST, {"owner__id__exact": user.pk})
 
     assert list(response.context["cl"].result_list) == [task]
+
+
+@pytest.fixture
+def task_adder(client):
+    """Staff who may add tasks, and nothing else: no view, no change."""
+    staff = UserFactory(username="adder", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="add_task"))
+    client.force_login(staff)
+    client.staff = staff
+    return client
+
+
+def add_task_form(owner, title="Plan the offsite"):
+    return {"title": title, "description": "", "owner": owner.pk}
+
+
+@pytest.mark.postgresql
+def test_adding_a_task_for_another_owner_without_view_permission_is_a_form_error(
+    task_adder, other_user
+):
+    response = task_adder.post(
+        reverse("admin:tasks_task_add"), add_task_form(other_user)
+    )
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == ["owner"]
+    assert stored_tasks() == []
+
+
+@pytest.mark.postgresql
+def test_staff_with_only_add_permission_can_add_their_own_task(task_adder):
+    response = task_adder.post(
+        reverse("admin:tasks_task_add"), add_task_form(task_adder.staff)
+    )
+
+    assert response.status_code == 302
+    assert [(t.title, t.owner) for t in stored_tasks()] == [
+        ("Plan the offsite", task_adder.staff)
+    ]
+
+
+def test_add_page_offers_staff_without_view_permission_only_themselves(
+    task_adder, other_user
+):
+    response = task_adder.get(reverse("admin:tasks_task_add"))
+
+    owner = response.context["adminform"].form.fields["owner"]
+    assert list(owner.queryset) == [task_adder.staff]
+    assert response.context["adminform"].form.initial["owner"] == task_adder.staff.pk
+    assert "bob" not in response.text
+
+
+class VisibleTasksProbe:
+    """Middleware: record every task title the database shows a request.
+
+    Installed right after ``ActingUserMiddleware``, it reads tasks in the
+    scope the request is served in: what any admin view, form or template
+    of that request could show.
+    """
+
+    seen: list[str] = []
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        VisibleTasksProbe.seen.extend(Task.objects.values_list("title", flat=True))
+        return response
+
+
+@pytest.fixture
+def probe(settings):
+    middleware = list(settings.MIDDLEWARE)
+    middleware.insert(
+        middleware.index("ownership.middleware.ActingUserMiddleware") + 1,
+        f"{__name__}.VisibleTasksProbe",
+    )
+    settings.MIDDLEWARE = middleware
+    VisibleTasksProbe.seen = []
+    return VisibleTasksProbe
+
+
+def no_task_permission_client(client, kind):
+    """Log in a user of `kind` who has no task view or change permission."""
+    if kind == "non-staff":
+        visitor = UserFactory(username="visitor")
+    else:
+        visitor = UserFactory(username="visitor", is_staff=True)
+    if kind == "staff-managing-users":
+        visitor.user_permissions.add(
+            *Permission.objects.filter(
+                codename__in=["view_user", "change_user", "delete_user", "add_task"]
+            )
+        )
+    client.force_login(visitor)
+    return visitor
+
+
+def admin_urls(task, owner):
+    return [
+        reverse("admin:index"),
+        CHANGELIST,
+        CHANGELIST + f"?owner__id__exact={owner.pk}",
+        CHANGELIST + "?q=secret",
+        reverse("admin:tasks_task_change", args=[task.pk]),
+        reverse("admin:tasks_task_history", args=[task.pk]),
+        reverse("admin:tasks_task_delete", args=[task.pk]),
+        reverse("admin:tasks_task_add"),
+        reverse("admin:accounts_user_changelist"),
+        reverse("admin:accounts_user_change", args=[owner.pk]),
+        reverse("admin:accounts_user_delete", args=[owner.pk]),
+    ]
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize(
+    "kind", ["non-staff", "staff-without-permissions", "staff-managing-users"]
+)
+def test_admin_shows_users_without_task_permission_no_other_users_task(
+    client, probe, other_task, other_user, kind
+):
+    visitor = no_task_permission_client(client, kind)
+    TaskFactory(owner=visitor, title="visitor own task")
+
+    for url in admin_urls(other_task, other_user):
+        response = client.get(url, follow=True)
+
+        assert response.status_code in (200, 403, 404), url
+        assert "secret plan" not in response.text, url
+        if url.startswith(CHANGELIST) and not url.endswith("/add/"):
+            # The task pages themselves are refused or redirected away.
+            assert response.redirect_chain or response.status_code != 200, url
+    assert "Bob's secret plan" not in probe.seen
+    assert set(probe.seen) == {"visitor own task"}

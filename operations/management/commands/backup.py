@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 from django.conf import settings
@@ -12,13 +13,15 @@ class Command(BaseCommand):
     help = (
         "Write a pg_dump (custom format) of every row, row-level security "
         "notwithstanding, to --output (default var/backups/<database>-<UTC "
-        "time>.dump). Restore it with the restore command. Exit codes: 0 "
-        "written, 1 the dump failed (nothing is left under the final name)."
+        "time>.dump), readable by its owner only (mode 0600). Restore it with "
+        "the restore command. Exit codes: 0 written, 1 the dump failed or "
+        "--output cannot be written (nothing is left behind)."
     )
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--output", type=Path, help="dump file to write (its folder is created)"
+            "--output",
+            help="dump file to write, in an existing folder (not a directory)",
         )
         parser.add_argument(
             "--database",
@@ -29,14 +32,27 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         alias = options["database"]
         output = options["output"]
-        if output is None:
-            name = connections[alias].settings_dict["NAME"]
-            stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
-            output = (
-                Path(settings.BASE_DIR) / "var" / "backups" / f"{name}-{stamp}.dump"
-            )
         try:
-            written = dump(alias, output)
+            written = dump(alias, self.output_path(alias, output))
         except BackupError as exc:
             raise CommandError(str(exc), returncode=1) from None
         self.stdout.write(self.style.SUCCESS(f"Backup written to {written}"))
+
+    @staticmethod
+    def output_path(alias, output) -> Path:
+        if output is None:
+            name = connections[alias].settings_dict["NAME"]
+            stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+            folder = Path(settings.BASE_DIR) / "var" / "backups"
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise BackupError(
+                    f"cannot create {folder}: {exc.strerror or exc}"
+                ) from None
+            return folder / f"{name}-{stamp}.dump"
+        # Path() drops a trailing slash, and with it the sign that a
+        # directory was meant.
+        if str(output).endswith(("/", os.sep)):
+            raise BackupError(f"cannot write the dump to {output}: it is a directory")
+        return Path(output)

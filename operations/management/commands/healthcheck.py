@@ -1,10 +1,15 @@
 import json
+import math
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from operations import health
 from operations.health import Status
+
+# Longer than any sane probe: a larger value is a mistake (inf would even
+# overflow the thread wait), not a wish.
+MAX_SECONDS = 300
 
 EXIT_CODES = (
     "Exit codes: 0 healthy (warnings allowed); 1 cannot connect (refused, "
@@ -38,7 +43,8 @@ class Command(BaseCommand):
             default=health.DEFAULT_TIMEOUT,
             metavar="SECONDS",
             help="Give up connecting after SECONDS, and on the queries after "
-            f"as long again. Default: {health.DEFAULT_TIMEOUT:g}.",
+            "as long again: more than 0, at most "
+            f"{MAX_SECONDS}. Default: {health.DEFAULT_TIMEOUT:g}.",
         )
         parser.add_argument(
             "--wait",
@@ -46,7 +52,8 @@ class Command(BaseCommand):
             default=0,
             metavar="SECONDS",
             help="Retry, with growing pauses, until healthy or SECONDS are up "
-            "(container start-up, a Neon compute waking). Default: 0, one try.",
+            f"(container start-up, a Neon compute waking): 0 to {MAX_SECONDS}. "
+            "Default: 0, one try.",
         )
         parser.add_argument(
             "--json",
@@ -96,14 +103,19 @@ class Command(BaseCommand):
     @staticmethod
     def seconds(options, name, *, minimum, inclusive):
         value = options[name]
-        valid = isinstance(value, int | float) and not isinstance(value, bool)
-        if valid:
-            valid = value >= minimum if inclusive else value > minimum
+        valid = (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            # nan compares false to everything; inf is not a timeout.
+            and math.isfinite(value)
+            and (value >= minimum if inclusive else value > minimum)
+            and value <= MAX_SECONDS
+        )
         if not valid:
             relation = "at least" if inclusive else "more than"
             raise CommandError(
-                f"--{name} must be a number of seconds {relation} {minimum}, "
-                f"got {value!r}",
+                f"--{name} must be a number of seconds {relation} {minimum} "
+                f"and at most {MAX_SECONDS}, got {value!r}",
                 returncode=health.USAGE_ERROR,
             )
         return float(value)
