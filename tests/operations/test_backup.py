@@ -251,15 +251,3 @@ def test_restore_of_a_directory_is_one_line(tmp_path):
 
     assert str(error) == f"cannot read dump file {tmp_path}: it is a directory"
     assert error.returncode == 1
-
-
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
-def test_restore_of_an_unreadable_file_is_one_line(tmp_path):
-    dump_file = tmp_path / "todo.dump"
-    dump_file.write_bytes(b"PGDMP")
-    dump_file.chmod(0)
-
-    error = restore_error(dump_file)
-
-    assert str(error) == f"cannot read dump file {dump_file}: Permission denied"
-    assert error.returncode == 1
