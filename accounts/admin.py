@@ -7,7 +7,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from ownership.permissions import may_see_all_tasks
-from ownership.scope import system_scope
+from ownership.scope import staff_scope
 from tasks.models import Task
 
 from .models import User
@@ -88,11 +88,20 @@ class UserAdmin(DjangoUserAdmin):
 
     def get_deleted_objects(self, objs, request):
         # Deleting a user deletes their tasks (the database cascades past
-        # row-level security), so collect and check them in the system scope
-        # whatever the staff member may see: without tasks.delete_task the
-        # deletion is refused rather than silently taking the tasks along.
-        with system_scope():
-            return self._deleted_objects(list(objs), request)
+        # row-level security): without tasks.delete_task the deletion is
+        # refused rather than silently taking the tasks along.
+        objs = list(objs)
+        if may_see_tasks(request):
+            with staff_scope(request.user):
+                return self._deleted_objects(objs, request)
+        # The database shows this staff member no other user's task, so it
+        # cannot count them either: name the users, show no task at all.
+        deleted = [format_html("{}: {}", _("User"), user) for user in objs]
+        deleted.append(_("their tasks, if they have any (you may not view tasks)"))
+        perms_needed = set()
+        if not request.user.has_perm("tasks.delete_task"):
+            perms_needed.add(Task._meta.verbose_name)
+        return deleted, {User._meta.verbose_name_plural: len(objs)}, perms_needed, []
 
     def _deleted_objects(self, objs, request):
         task_count = Task.objects.filter(owner__in=objs).count()

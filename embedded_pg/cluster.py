@@ -44,13 +44,15 @@ ACCOUNT = "embedded_postgres"
 SUPERUSER = "postgres"
 HOST = "127.0.0.1"
 START_TIMEOUT = 30
-# What a folder of ours may hold (app.password: scripts/pg_role.py's, for
-# `make run`); `delete` refuses a folder with anything else in it.
+# What a folder of ours may hold (app.password and owner.password are
+# scripts/pg_role.py's, for `make run`); `delete` refuses a folder with
+# anything else in it.
 OWN_FILES = {
     "data",
     "server.log",
     "superuser.password",
     "app.password",
+    "owner.password",
     "lock",
     ".write-test",
 }

@@ -26,7 +26,7 @@ from pathlib import Path
 from django.db import connections
 
 from embedded_pg import binaries
-from ownership.scope import SYSTEM_SETTING
+from ownership.policies import SYSTEM_SETTING
 
 
 class BackupError(Exception):

@@ -1,8 +1,14 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class OwnershipConfig(AppConfig):
-    """Who the database acts for: scopes, their middleware, the policies."""
+    """Who the database acts for: scopes, their middleware, roles, policies."""
 
     name = "ownership"
     verbose_name = "ownership"
+
+    def ready(self) -> None:
+        from .roles import grant_after_migrate
+
+        post_migrate.connect(grant_after_migrate, sender=self)

@@ -5,7 +5,7 @@ from contextlib import nullcontext
 from django.urls import NoReverseMatch, reverse
 
 from .permissions import may_see_all_tasks
-from .scope import acting_as, system_scope
+from .scope import acting_as, staff_scope
 
 
 class ActingUserMiddleware:
@@ -33,7 +33,7 @@ class ActingUserMiddleware:
         if user is None or not user.is_authenticated:
             return nullcontext()
         if self.is_admin(request) and may_see_all_tasks(user):
-            return system_scope(atomic=False)
+            return staff_scope(user, atomic=False)
         return acting_as(user, atomic=False)
 
     @staticmethod

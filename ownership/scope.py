@@ -37,10 +37,15 @@ from psycopg import ClientCursor
 if TYPE_CHECKING:
     from accounts.models import User
 
-USER_SETTING = "todoproject.user_id"
-SYSTEM_SETTING = "todoproject.system"
+from .policies import (
+    STAFF_SETTING,
+    SYSTEM_SETTING,
+    TRANSACTION_SETTING,
+    USER_SETTING,
+)
 
 __all__ = [
+    "STAFF_SETTING",
     "SYSTEM_SETTING",
     "USER_SETTING",
     "Scope",
@@ -49,6 +54,7 @@ __all__ = [
     "as_system",
     "current_scope",
     "holding",
+    "staff_scope",
     "system_scope",
 ]
 
@@ -59,6 +65,9 @@ class Scope:
 
     user_id: int | None = None
     system: bool = False
+    # The admin: the acting user's staff status and task permissions,
+    # checked by the database itself, decide what is visible.
+    staff: bool = False
     # For messages only: the username, when the scope was made from a user.
     name: str = field(default="", compare=False)
 
@@ -66,7 +75,8 @@ class Scope:
         if self.system:
             return "system"
         if self.user_id is not None:
-            return f"user {self.user_id}" + (f" ({self.name})" if self.name else "")
+            who = f"user {self.user_id}" + (f" ({self.name})" if self.name else "")
+            return f"staff {who}" if self.staff else who
         return "nobody"
 
 
@@ -110,9 +120,12 @@ def _set_config_sql(scope: Scope) -> str:
     # glued in front of any statement without parameters of its own.
     user_id = "" if scope.user_id is None else str(int(scope.user_id))
     system = "on" if scope.system else ""
+    staff = "on" if scope.staff else ""
     return (
         f"SELECT set_config('{USER_SETTING}', '{user_id}', true), "
-        f"set_config('{SYSTEM_SETTING}', '{system}', true)"
+        f"set_config('{SYSTEM_SETTING}', '{system}', true), "
+        f"set_config('{STAFF_SETTING}', '{staff}', true), "
+        f"set_config('{TRANSACTION_SETTING}', now()::text, true)"
     )
 
 
@@ -196,11 +209,13 @@ def _refuse_another_user(top: _Frame | None, scope: Scope) -> None:
     """Raise ScopeConflict when `scope` would switch from one user to another.
 
     Narrowing is allowed (a user's scope inside the system's, as seeding
-    does), and so is the system scope entered explicitly by trusted code.
+    does, or inside a staff member's in the admin), and so are the system
+    and staff scopes entered explicitly by trusted code.
     """
     if (
         top is not None
         and top.scope.user_id is not None
+        and not top.scope.staff
         and scope.user_id is not None
         and scope.user_id != top.scope.user_id
     ):
@@ -304,12 +319,26 @@ def acting_as(user: User, *, using: str | None = None, atomic: bool = True):
     return _scoped(_user_scope(user), using, atomic=atomic)
 
 
+def staff_scope(user: User, *, using: str | None = None, atomic: bool = True):
+    """Act for staff member `user` in the admin: every task they may see.
+
+    The database decides what that is: the policies read `user`'s staff
+    status and task permissions from the auth tables (view or change to
+    see, add, change and delete to write). Anyone else sees only their own
+    tasks, as with ``acting_as``. ``atomic`` as for ``acting_as``.
+    """
+    scope = _user_scope(user)
+    return _scoped(
+        Scope(user_id=scope.user_id, name=scope.name, staff=True), using, atomic=atomic
+    )
+
+
 def system_scope(*, using: str | None = None, atomic: bool = True):
     """Act as the system: the database shows and accepts every task.
 
-    Only for work no single user triggers (seeding, migrations, dumps) and
-    for staff with the model permission in the admin. ``atomic`` as for
-    ``acting_as``.
+    Only for work no single user triggers (seeding, migrations, dumps),
+    and honoured only on a connection of the tables' owner: for the runtime
+    role it shows nothing at all. ``atomic`` as for ``acting_as``.
     """
     return _scoped(Scope(system=True), using, atomic=atomic)
 

@@ -1,12 +1,14 @@
-"""Create or repair the application's plain runtime role; print its URL.
+"""Create or repair a login role of the application; print its URL.
 
-    python scripts/pg_role.py ADMIN_URL [--role NAME] [--database NAME]
-                              [--password-file PATH] [--host H --port P]
-                              [--drop-database NAME]
+    python scripts/pg_role.py ADMIN_URL [--role NAME] [--owner]
+                              [--database NAME] [--password-file PATH]
+                              [--host H --port P] [--drop-database NAME]
 
-ADMIN_URL is a superuser (or CREATEROLE) connection. The role gets LOGIN and
-CREATEDB and explicitly neither SUPERUSER nor BYPASSRLS: either would skip
-every row-level security policy. Its password is random, kept in
+ADMIN_URL is a superuser (or CREATEROLE) connection. Without --owner the
+role is the runtime role: LOGIN and nothing else, explicitly neither
+SUPERUSER nor BYPASSRLS (either would skip every row-level security policy)
+nor CREATEDB or CREATEROLE. With --owner it is the owner that migrates:
+LOGIN CREATEDB, still no SUPERUSER and no BYPASSRLS. Its password is random, kept in
 --password-file when given (so a later run reuses it) and set again on each
 run. Prints the role's database URL (the admin URL's host and port unless
 --host/--port say otherwise, e.g. a PgBouncer in front; --database as the
@@ -68,7 +70,7 @@ def drop_database(admin_url: str, name: str) -> None:
         )
 
 
-def ensure_role(admin_url: str, role: str, password: str) -> None:
+def ensure_role(admin_url: str, role: str, password: str, *, owner: bool) -> None:
     with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as conn:
         exists = conn.execute(
             "SELECT 1 FROM pg_roles WHERE rolname = %s", [role]
@@ -76,9 +78,38 @@ def ensure_role(admin_url: str, role: str, password: str) -> None:
         verb = sql.SQL("ALTER" if exists else "CREATE")
         conn.execute(
             sql.SQL(
-                "{} ROLE {} LOGIN CREATEDB NOSUPERUSER NOBYPASSRLS NOCREATEROLE "
-                "PASSWORD {}"
-            ).format(verb, sql.Identifier(role), sql.Literal(password))
+                "{} ROLE {} LOGIN {} NOSUPERUSER NOBYPASSRLS NOCREATEROLE PASSWORD {}"
+            ).format(
+                verb,
+                sql.Identifier(role),
+                sql.SQL("CREATEDB" if owner else "NOCREATEDB"),
+                sql.Literal(password),
+            )
+        )
+
+
+def reassign(admin_url: str, database: str, old: str, new: str) -> None:
+    """Give `new` everything `old` owns in `database` (and the database).
+
+    For a database made before the owner and the runtime role were two
+    roles: the runtime role must own nothing. Nothing when the database or
+    `old` does not exist.
+    """
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as conn:
+        found = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = %s), "
+            "EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s)",
+            [database, old],
+        ).fetchone()
+    if not all(found):
+        return
+    with psycopg.connect(
+        admin_url, dbname=database, autocommit=True, connect_timeout=10
+    ) as conn:
+        conn.execute(
+            sql.SQL("REASSIGN OWNED BY {} TO {}").format(
+                sql.Identifier(old), sql.Identifier(new)
+            )
         )
 
 
@@ -87,10 +118,18 @@ def main() -> None:
     parser.add_argument("admin_url", help="superuser connection URL")
     parser.add_argument("--role", default="todoproject_app", help="role name")
     parser.add_argument(
+        "--owner", action="store_true", help="the owner that migrates (CREATEDB)"
+    )
+    parser.add_argument(
         "--database", default="todoproject", help="database name for the URL"
     )
     parser.add_argument(
         "--password-file", type=Path, help="keep the role's password here"
+    )
+    parser.add_argument(
+        "--reassign-from",
+        metavar="ROLE",
+        help="give this role's objects in --database to --role first",
     )
     parser.add_argument("--host", help="host for the printed URL")
     parser.add_argument("--port", type=int, help="port for the printed URL")
@@ -103,7 +142,9 @@ def main() -> None:
         if args.drop_database:
             drop_database(url, args.drop_database)
         password = read_password(args.password_file)
-        ensure_role(url, args.role, password)
+        ensure_role(url, args.role, password, owner=args.owner)
+        if args.reassign_from:
+            reassign(url, args.database, args.reassign_from, args.role)
     except psycopg.Error as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         sys.exit(f"error: cannot create role {args.role}: {reason}")

@@ -2,7 +2,7 @@
 # Start or stop a PgBouncer in transaction mode in front of a PostgreSQL
 # server, configured from ops/pgbouncer/pgbouncer.ini.
 #
-#   scripts/pgbouncer.sh start SERVER_HOST SERVER_PORT LISTEN_PORT ROLE
+#   scripts/pgbouncer.sh start SERVER_HOST SERVER_PORT LISTEN_PORT ROLE...
 #   scripts/pgbouncer.sh stop
 #
 # Installs Debian's pgbouncer package when it is missing. Runtime files go to
@@ -36,7 +36,8 @@ install() {
 }
 
 start() {
-    local server_host="$1" server_port="$2" listen_port="$3" role="$4"
+    local server_host="$1" server_port="$2" listen_port="$3"
+    shift 3
     install
     stop
     mkdir -p "$RUN_DIR"
@@ -49,7 +50,7 @@ start() {
     sed -e "s|@SERVER_HOST@|$server_host|" -e "s|@SERVER_PORT@|$server_port|" \
         -e "s|@LISTEN_PORT@|$listen_port|" -e "s|@RUN_DIR@|$RUN_DIR|g" \
         -e "s|@RUN_AS_USER@|$run_as|" ops/pgbouncer/pgbouncer.ini >"$RUN_DIR/pgbouncer.ini"
-    printf '"%s" ""\n' "$role" >"$RUN_DIR/userlist.txt"
+    printf '"%s" ""\n' "$@" >"$RUN_DIR/userlist.txt"
     rm -f "$RUN_DIR/pgbouncer.log"
     PATH="/usr/sbin:$PATH" pgbouncer -d "$RUN_DIR/pgbouncer.ini"
     for _ in $(seq 50); do
@@ -67,5 +68,5 @@ start() {
 case "${1:-}" in
     start) shift; start "$@" ;;
     stop) stop ;;
-    *) echo "usage: $0 start SERVER_HOST SERVER_PORT LISTEN_PORT ROLE | stop" >&2; exit 2 ;;
+    *) echo "usage: $0 start SERVER_HOST SERVER_PORT LISTEN_PORT ROLE... | stop" >&2; exit 2 ;;
 esac

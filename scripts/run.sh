@@ -47,14 +47,19 @@ if [ -z "$configured_url" ]; then
     admin_url="$(python -m embedded_pg start "$pg_dir" \
         --port "${RUN_PG_PORT:-55432}" --watch $$)"
     embedded=1
-    echo "==> runtime role todoproject_app (no SUPERUSER, no BYPASSRLS) and its database"
-    app_url="$(python scripts/pg_role.py "$admin_url" --database todoproject \
+    echo "==> roles: todoproject_owner migrates and owns the schema; todoproject_app serves and owns nothing"
+    owner_url="$(python scripts/pg_role.py "$admin_url" --owner --role todoproject_owner \
+        --database todoproject --password-file "$pg_dir/owner.password" \
+        --reassign-from todoproject_app)"
+    runtime_url="$(python scripts/pg_role.py "$admin_url" --database todoproject \
         --password-file "$pg_dir/app.password")"
-    python -m embedded_pg create-database "$app_url"
-    export DATABASE_URL="$app_url"
+    python -m embedded_pg create-database "$owner_url"
+    export DATABASE_URL="$owner_url"
+    export DATABASE_RUNTIME_ROLE=todoproject_app
     export TODOPROJECT_EMBEDDED_DB=true
 else
     export TODOPROJECT_EMBEDDED_DB=false
+    runtime_url="$(python scripts/database_url.py DATABASE_RUNTIME_URL)"
 fi
 
 echo "==> migrate"
@@ -72,8 +77,16 @@ elif [ "$status" != 0 ]; then
 fi
 
 echo "==> healthcheck"
+privileged=()
+if [ -n "$runtime_url" ]; then
+    # From here on, the web process's role: the runtime role.
+    export DATABASE_URL="$runtime_url"
+else
+    echo "    (serving as DATABASE_URL's role: set DATABASE_RUNTIME_URL to serve as the runtime role)"
+    privileged=(--allow-privileged-role)
+fi
 status=0
-python manage.py healthcheck || status=$?
+python manage.py healthcheck "${privileged[@]}" || status=$?
 if [ "$status" != 0 ]; then
     echo "error: the health check failed (exit $status, see above); not serving" >&2
     exit 1

@@ -69,11 +69,15 @@ ruff format --check .
 echo "==> PostgreSQL reachable"
 DATABASE_URL="$admin_url" python scripts/wait_for_db.py
 
-echo "==> runtime role (LOGIN CREATEDB, no SUPERUSER, no BYPASSRLS)"
-# A role of the suite's own, not the application's todoproject_app: the
-# script sets its password on every run, which must never lock a real
-# deployment on the same server out.
+echo "==> roles: an owner that migrates, a runtime role that owns nothing"
+# Roles of the suite's own, not the application's: the script sets their
+# passwords on every run, which must never lock a real deployment on the
+# same server out. The suite creates and migrates its database as the owner
+# and runs every test as the runtime role (tests/conftest.py).
+owner=todoproject_test_owner
 role=todoproject_test
+owner_url="$(python scripts/pg_role.py "$admin_url" --owner --role "$owner" --database "$db_name" \
+    --reassign-from "$role")"
 app_url="$(python scripts/pg_role.py "$admin_url" --role "$role" --database "$db_name")"
 
 echo "==> makemigrations --check"
@@ -83,8 +87,8 @@ DATABASE_URL="$admin_url" python manage.py makemigrations --check --dry-run
 bash scripts/browser.sh
 
 echo "==> pytest on PostgreSQL as the runtime role"
-DATABASE_URL="$app_url" TEST_SUPERUSER_DATABASE_URL="$admin_url" \
-    pytest -p no:cacheprovider "$@"
+DATABASE_URL="$owner_url" TEST_RUNTIME_DATABASE_URL="$app_url" DATABASE_RUNTIME_ROLE="$role" \
+    TEST_SUPERUSER_DATABASE_URL="$admin_url" pytest -p no:cacheprovider "$@"
 
 echo "==> isolation tests again, through PgBouncer in transaction mode"
 # Straight to the server: the listen port is the first free one from 6432.
@@ -92,12 +96,16 @@ server="$(python -m embedded_pg host-port "$admin_url")"
 pgbouncer_port="$(python -m embedded_pg free-port --from 6432)"
 bouncer_started=1
 # shellcheck disable=SC2086
-bash scripts/pgbouncer.sh start $server "$pgbouncer_port" "$role"
+bash scripts/pgbouncer.sh start $server "$pgbouncer_port" "$owner" "$role"
 # The test database is created through PgBouncer and dropped directly (with
 # FORCE: PgBouncer keeps its server connection open), before and after.
+bouncer_owner_url="$(python scripts/pg_role.py "$admin_url" --owner --role "$owner" \
+    --database "${db_name}_pgbouncer" --host 127.0.0.1 --port "$pgbouncer_port" \
+    --drop-database "test_${db_name}_pgbouncer")"
 bouncer_url="$(python scripts/pg_role.py "$admin_url" --role "$role" --database "${db_name}_pgbouncer" \
-    --host 127.0.0.1 --port "$pgbouncer_port" --drop-database "test_${db_name}_pgbouncer")"
-DATABASE_URL="$bouncer_url" DATABASE_DISABLE_SERVER_SIDE_CURSORS=true \
+    --host 127.0.0.1 --port "$pgbouncer_port")"
+DATABASE_URL="$bouncer_owner_url" TEST_RUNTIME_DATABASE_URL="$bouncer_url" \
+    DATABASE_RUNTIME_ROLE="$role" DATABASE_DISABLE_SERVER_SIDE_CURSORS=true \
     TEST_THROUGH_PGBOUNCER=1 TEST_SUPERUSER_DATABASE_URL="$admin_url" \
     pytest -p no:cacheprovider -m isolation --reuse-db -q "$@"
 python scripts/pg_role.py "$admin_url" --role "$role" --drop-database "test_${db_name}_pgbouncer" >/dev/null

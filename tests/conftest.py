@@ -1,5 +1,6 @@
 import os
 
+import dj_database_url
 import psycopg
 import pytest
 from django.db import connection
@@ -7,6 +8,68 @@ from django.db import connection
 from embedded_pg.cluster import throwaway
 from ownership.scope import system_scope
 from tests.factories import TaskFactory, UserFactory
+
+# `make test` creates and migrates the test database as the owner
+# (DATABASE_URL) and runs every test as the runtime role, which owns
+# nothing (TEST_RUNTIME_DATABASE_URL). Django's flush after a transactional
+# test (TRUNCATE, which the runtime role may not run) and the work no single
+# user triggers (the as_owner fixture) go back to the owner.
+RUNTIME_URL = os.environ.get("TEST_RUNTIME_DATABASE_URL", "")
+_ROLES: dict[str, dict] = {}
+
+
+def use_role(which: str) -> None:
+    """Make the default connection log in as the "owner" or the "runtime" role."""
+    if not RUNTIME_URL:
+        return
+    if not _ROLES:
+        _ROLES["owner"] = {
+            key: connection.settings_dict[key] for key in ("USER", "PASSWORD")
+        }
+        runtime = dj_database_url.parse(RUNTIME_URL)
+        _ROLES["runtime"] = {key: runtime[key] for key in ("USER", "PASSWORD")}
+    wanted = _ROLES[which]
+    if all(connection.settings_dict[key] == value for key, value in wanted.items()):
+        return
+    connection.close()
+    connection.settings_dict.update(wanted)
+
+
+def _is_transactional(item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    if marker and (marker.kwargs.get("transaction") or marker.args[:1] == (True,)):
+        return True
+    return bool(
+        {"transactional_db", "live_server"} & set(getattr(item, "fixturenames", ()))
+    )
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database, made by the owner; the tests run as the runtime role."""
+    use_role("runtime")
+    yield
+    use_role("owner")  # Only the owner may drop it.
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    if _is_transactional(item):
+        use_role("owner")
+    try:
+        return (yield)
+    finally:
+        if nextitem is not None:
+            use_role("runtime")
+
+
+@pytest.fixture
+def as_owner(transactional_db):
+    """Run the test as the owner, as `migrate` and seeding run: committed data.
+
+    The runtime role comes back after the test's flush (pytest_runtest_teardown).
+    """
+    use_role("owner")
 
 
 @pytest.fixture(autouse=True)
@@ -43,8 +106,8 @@ def other_task(other_user):
 
 
 @pytest.fixture
-def as_system(db):
-    """Run the test in the system scope: every task visible and writable."""
+def as_system(as_owner):
+    """Run the test as the owner in the system scope: every task visible."""
     with system_scope():
         yield
 

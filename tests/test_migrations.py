@@ -20,7 +20,7 @@ def test_models_and_migrations_are_in_step():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_tasks_migrations_reverse_and_reapply_on_a_database_with_data():
+def test_tasks_migrations_reverse_and_reapply_on_a_database_with_data(as_owner):
     owner = UserFactory()
     TaskFactory.create_batch(3, owner=owner)
 
@@ -54,7 +54,7 @@ def row_security() -> tuple[bool, bool]:
 
 @pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
-def test_database_enforcement_migrations_reverse_cleanly():
+def test_database_enforcement_migrations_reverse_cleanly(as_owner):
     call_command("migrate", "accounts", "0001", verbosity=0)
     assert set(foreign_key_actions().values()) == {"a", "c"}
     assert foreign_key_actions()["tasks_task"] == "c"

@@ -5,28 +5,54 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ownership.scope import system_scope
+from django.db import connection
+
+from accounts.models import User
+from ownership.scope import acting_as, system_scope
 from tasks.models import Task
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _as_owner() -> bool:
+    """Whether this connection is the tables' owner, for whom the system
+    scope shows every task; the runtime role sees nothing in it."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_has_role(current_user, relowner, 'USAGE') FROM pg_class "
+            "WHERE oid = 'tasks_task'::regclass"
+        )
+        return cursor.fetchone()[0]
+
+
 def stored_tasks(**filters) -> list[Task]:
-    """Return every stored task matching `filters`, oldest first."""
-    with system_scope():
-        return list(Task.objects.filter(**filters).order_by("id"))
+    """Return every stored task matching `filters`, oldest first.
+
+    As the runtime role, each user's in their own scope: the one way it may
+    see them, and in the test's own transaction.
+    """
+    if _as_owner():
+        with system_scope():
+            return list(Task.objects.filter(**filters).order_by("id"))
+    found = []
+    for owner in User.objects.order_by("pk"):
+        with acting_as(owner):
+            found += Task.objects.filter(**filters).filter(owner=owner)
+    return sorted(found, key=lambda task: task.pk)
 
 
 def stored_task(pk: int) -> Task:
     """Return the stored task `pk`."""
-    with system_scope():
-        return Task.objects.get(pk=pk)
+    (task,) = stored_tasks(pk=pk)
+    return task
 
 
 def stored_row(pk: int) -> dict:
     """Return every column of the stored task `pk`."""
-    with system_scope():
-        return Task.objects.filter(pk=pk).values().get()
+    task = stored_task(pk)
+    return {field.attname: getattr(task, field.attname) for field in Task._meta.fields}
 
 
 def clean_env() -> dict[str, str]:

@@ -11,6 +11,7 @@ explains every variable.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -214,6 +215,19 @@ if _default_db["ENGINE"] == POSTGRESQL:
         )
 
 DATABASES = {"default": _default_db}
+
+# The role that serves requests on PostgreSQL: it owns nothing, and
+# `migrate` (run as the owner) creates it when missing, as NOLOGIN, and
+# grants it exactly the privileges the application needs. The web process
+# logs in as this role, or as a login role that is a member of it.
+DATABASE_RUNTIME_ROLE = os.environ.get("DATABASE_RUNTIME_ROLE", "").strip() or (
+    "todoproject_app"
+)
+if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", DATABASE_RUNTIME_ROLE):
+    raise ImproperlyConfigured(
+        "DATABASE_RUNTIME_ROLE must be a plain PostgreSQL role name (lower-case "
+        f"letters, digits and underscores), got {DATABASE_RUNTIME_ROLE!r}."
+    )
 
 # Statements slower than this many milliseconds are logged (logger
 # todoproject.slow_query) with their duration and SQL, never their

@@ -169,20 +169,41 @@ def check_row_security(run: _Run, connection) -> CheckResult:
 
 
 def check_role(run: _Run, connection) -> CheckResult:
+    """Fail when the connected role could see past or lift the policies.
+
+    A superuser or ``BYPASSRLS`` role skips them; the owner of the tasks
+    table (or any role that can act as it) may alter or drop them; so may a
+    role that is a member of a superuser or ``BYPASSRLS`` role.
+    """
+    table, _column = _task_table()
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT rolname, rolsuper, rolbypassrls FROM pg_roles "
-            "WHERE rolname = current_user"
+            "SELECT r.rolname, r.rolsuper, r.rolbypassrls, "
+            "  (SELECT pg_get_userbyid(c.relowner) FROM pg_class c "
+            "   WHERE c.oid = to_regclass(%s) "
+            "   AND pg_has_role(r.oid, c.relowner, 'MEMBER')), "
+            "  (SELECT string_agg(m.rolname, ', ' ORDER BY m.rolname) "
+            "   FROM pg_roles m WHERE m.oid <> r.oid "
+            "   AND (m.rolsuper OR m.rolbypassrls) "
+            "   AND pg_has_role(r.oid, m.oid, 'MEMBER')) "
+            "FROM pg_roles r WHERE r.rolname = current_user",
+            [connection.ops.quote_name(table)],
         )
-        role, superuser, bypassrls = cursor.fetchone()
-    powers = [
-        name
-        for name, held in (("a superuser", superuser), ("BYPASSRLS", bypassrls))
-        if held
-    ]
+        role, superuser, bypassrls, owner, privileged = cursor.fetchone()
+    powers = []
+    if superuser:
+        powers.append("a superuser")
+    if bypassrls:
+        powers.append("BYPASSRLS")
+    if owner == role:
+        powers.append(f"the owner of {table}")
+    elif owner:
+        powers.append(f"a member of {owner}, the owner of {table}")
+    if privileged:
+        powers.append(f"a member of {privileged} (superuser or BYPASSRLS)")
     if not powers:
-        return _ok(f"{role} is subject to row-level security")
-    detail = f"{role} is {' and '.join(powers)}: it skips row-level security"
+        return _ok(f"{role} is subject to row-level security and owns no task table")
+    detail = f"{role} is {' and '.join(powers)}: it can skip or lift row-level security"
     if run.allow_privileged_role:
         return Status.WARN, f"{detail} (allowed)", HEALTHY
     return Status.FAIL, detail, POSTURE_BROKEN

@@ -1,7 +1,7 @@
 """Faults survived, on a throwaway PostgreSQL cluster of this module's own.
 
-The application's default database is pointed at that cluster (as a plain
-runtime role, migrated) for the duration of each test, so the services, the
+The application's default database is pointed at that cluster (migrated by
+its owner, then as the runtime role) for the duration of each test, so the services, the
 health check and Django's pool run against a server the tests may kill,
 restart and starve; the shared server is never touched.
 """
@@ -17,6 +17,7 @@ from io import StringIO
 import dj_database_url
 import psycopg
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import (
     InterfaceError,
@@ -34,7 +35,8 @@ from tasks.models import Task
 
 pytestmark = pytest.mark.postgresql
 
-ROLE, ROLE_PASSWORD, DATABASE = "fault_app", "fault-app-password", "faults"
+ROLE, ROLE_PASSWORD, DATABASE = "fault_owner", "fault-owner-password", "faults"
+RUNTIME_PASSWORD = "fault-runtime-password"
 
 
 @pytest.fixture(scope="module")
@@ -46,11 +48,21 @@ def cluster():
                 f"PASSWORD '{ROLE_PASSWORD}'"
             )
             conn.execute(f"CREATE DATABASE {DATABASE} OWNER {ROLE}")
+            # migrate (as ROLE, the owner) grants the runtime role.
+            conn.execute(
+                f"CREATE ROLE {settings.DATABASE_RUNTIME_ROLE} LOGIN "
+                f"PASSWORD '{RUNTIME_PASSWORD}'"
+            )
         yield cluster
 
 
-def app_settings(cluster, **options) -> dict:
-    url = f"postgres://{ROLE}:{ROLE_PASSWORD}@{cluster.host}:{cluster.port}/{DATABASE}"
+def app_settings(cluster, *, owner=False, **options) -> dict:
+    role, password = (
+        (ROLE, ROLE_PASSWORD)
+        if owner
+        else (settings.DATABASE_RUNTIME_ROLE, RUNTIME_PASSWORD)
+    )
+    url = f"postgres://{role}:{password}@{cluster.host}:{cluster.port}/{DATABASE}"
     db = dj_database_url.parse(url)
     db.update(CONN_MAX_AGE=0, CONN_HEALTH_CHECKS=True)
     db.setdefault("OPTIONS", {}).update({"connect_timeout": 5, **options})
@@ -90,7 +102,7 @@ def fault_db(cluster, django_db_blocker):
         ):
             yield
 
-    with use():
+    with use(owner=True):
         call_command("migrate", verbosity=0)
         with system_scope():
             Task.objects.all().delete()
@@ -283,11 +295,12 @@ def test_sixteen_workers_through_the_pool(fault_db, cluster, capsys):
         assert errors == []
         # No lost update: each shared task was toggled by two workers at
         # once, and its state is the parity of all their toggles.
-        with system_scope():
-            states = dict(
-                Task.objects.filter(pk__in=shared.values()).values_list(
-                    "owner_id", "completed"
-                )
+        states = {}
+        for user in users:
+            states.update(
+                services.get_tasks(user)
+                .filter(pk=shared[user.pk])
+                .values_list("owner_id", "completed")
             )
         assert states == {pk: toggles[pk] % 2 == 1 for pk in shared}
         # The main thread's connection also counts towards the pool.

@@ -11,7 +11,6 @@ from io import StringIO
 from pathlib import Path
 
 import dj_database_url
-import psycopg
 import pytest
 from django.core.management import call_command, load_command_class
 from django.core.management.base import CommandError
@@ -105,7 +104,8 @@ def expected_healthy_lines():
         "migrations    ok  N ms  all applied",
         "cascade       ok  N ms  tasks_task.owner_id is ON DELETE CASCADE",
         "row security  ok  N ms  enabled and forced on tasks_task",
-        f"role          ok  N ms  {role} is subject to row-level security",
+        f"role          ok  N ms  {role} is subject to row-level security "
+        "and owns no task table",
         "healthy",
     ]
 
@@ -423,25 +423,15 @@ def test_wait_says_why_it_waits_on_stderr(point_at):
 
 
 @pytest.fixture
-def empty_database(db):
-    """A database with nothing in it, made by the runtime role (CREATEDB)."""
-    settings_dict = connection.settings_dict
-    name = f"{settings_dict['NAME']}_empty"
-    params = {
-        "host": settings_dict["HOST"],
-        "port": settings_dict["PORT"] or 5432,
-        "user": settings_dict["USER"],
-        "password": settings_dict["PASSWORD"],
-        "dbname": settings_dict["NAME"],
-        "autocommit": True,
-    }
-    with psycopg.connect(**params) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield name
-        finally:
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+def empty_database(db, superuser_cursor):
+    """A database with nothing in it (the runtime role may create none)."""
+    name = f"{connection.settings_dict['NAME']}_empty"
+    superuser_cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    superuser_cursor.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        superuser_cursor.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 @pg
@@ -599,7 +589,42 @@ def test_superuser_role_is_exit_4(as_superuser):
 
     assert code == 4
     assert message.startswith(f"{as_superuser} is a superuser")
-    assert message.endswith(": it skips row-level security")
+    assert message.endswith(": it can skip or lift row-level security")
+
+
+@pg
+def test_owner_of_the_task_table_is_exit_4(point_at):
+    owner = dj_database_url.parse(os.environ["DATABASE_URL"])
+    point_at(**{key: owner[key] for key in ("USER", "PASSWORD")})
+
+    code, _, message = healthcheck()
+
+    assert code == 4
+    assert message == (
+        f"{owner['USER']} is the owner of tasks_task: "
+        "it can skip or lift row-level security"
+    )
+
+
+@pg
+def test_member_of_the_owner_is_exit_4(point_at, superuser_cursor):
+    owner = dj_database_url.parse(os.environ["DATABASE_URL"])["USER"]
+    superuser_cursor.execute(
+        "DROP ROLE IF EXISTS todoproject_test_member; "
+        "CREATE ROLE todoproject_test_member LOGIN PASSWORD 'member-pw' "
+        f"IN ROLE {owner}"
+    )
+    try:
+        point_at(USER="todoproject_test_member", PASSWORD="member-pw")
+
+        code, _, message = healthcheck()
+    finally:
+        superuser_cursor.execute("DROP ROLE todoproject_test_member")
+
+    assert code == 4
+    assert message.startswith(
+        f"todoproject_test_member is a member of {owner}, the owner of tasks_task"
+    )
 
 
 @pg

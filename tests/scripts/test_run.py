@@ -152,6 +152,12 @@ def test_make_run_serves_on_embedded_postgresql_and_keeps_data_across_restarts(
             "false, true, now())"
         )
     assert role == (False, False)
+    # The runtime role of make run owns nothing and cannot lift a policy.
+    with (
+        psycopg.connect(app_url(pg_dir), autocommit=True) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege),
+    ):
+        conn.execute("ALTER TABLE tasks_task NO FORCE ROW LEVEL SECURITY")
     pid = postmaster_pid(pg_dir)
 
     meanwhile = runs(pg_dir)

@@ -45,19 +45,29 @@ def alice_and_bob():
 
 
 @pytest.mark.django_db
-def test_runtime_role_is_plain_and_owns_the_table():
+def test_runtime_role_is_plain_and_owns_nothing():
     (row,), _ = raw(
         "SELECT r.rolsuper, r.rolbypassrls, r.rolcanlogin, r.rolcreatedb, "
-        "       pg_get_userbyid(c.relowner) = current_user "
+        "       r.rolcreaterole, pg_has_role(current_user, c.relowner, 'MEMBER') "
         "FROM pg_roles r, pg_class c "
         "WHERE r.rolname = current_user AND c.oid = %s::regclass",
         [TABLE],
     )
 
-    superuser, bypassrls, login, createdb, owns_table = row
-    assert (superuser, bypassrls, login, createdb) == (False, False, True, True)
-    # As the owner it would skip the policies but for FORCE.
-    assert owns_table is True
+    superuser, bypassrls, login, createdb, createrole, owner = row
+    assert (superuser, bypassrls, login, createdb, createrole) == (
+        False,
+        False,
+        True,
+        False,
+        False,
+    )
+    assert owner is False
+    owned, _ = raw(
+        "SELECT count(*) FROM pg_class WHERE relowner = "
+        "(SELECT oid FROM pg_roles WHERE rolname = current_user)"
+    )
+    assert owned == [(0,)]
 
 
 @pytest.mark.django_db
@@ -209,8 +219,8 @@ def test_plain_sql_delete_of_a_user_cascades_to_their_tasks(
     assert superuser_cursor.fetchall() == [(alice.pk, 2)]
 
 
-@pytest.mark.django_db
-def test_scopes_nest_and_restore_the_outer_one(user, other_user):
+@pytest.mark.django_db(transaction=True)
+def test_scopes_nest_and_restore_the_outer_one(as_owner, user, other_user):
     TaskFactory(owner=user)
     TaskFactory(owner=other_user)
 
@@ -244,7 +254,7 @@ def test_acting_as_needs_a_saved_user():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_data_migration_function_runs_in_the_system_scope(alice_and_bob):
+def test_data_migration_function_runs_in_the_system_scope(as_owner, alice_and_bob):
     seen = []
 
     @as_system
@@ -261,7 +271,7 @@ def test_data_migration_function_runs_in_the_system_scope(alice_and_bob):
 
 @pytest.mark.django_db(transaction=True)
 def test_dumpdata_returns_every_task_and_loaddata_restores_them(
-    alice_and_bob, tmp_path
+    as_owner, alice_and_bob, tmp_path
 ):
     out = StringIO()
     call_command("dumpdata", "tasks", format="json", stdout=out)

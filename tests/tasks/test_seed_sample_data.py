@@ -16,7 +16,16 @@ from tests.factories import TaskFactory, UserFactory
 
 User = get_user_model()
 
-pytestmark = pytest.mark.django_db
+# Seeding is work no single user triggers: the owner runs it.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def owner(request):
+    if "django_db" in [m.name for m in request.node.iter_markers()] and (
+        request.node.get_closest_marker("django_db").args[:1] != (False,)
+    ):
+        request.getfixturevalue("as_owner")
 
 
 @pytest.fixture(autouse=True)

@@ -63,8 +63,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--allow-privileged-role",
             action="store_true",
-            help="Report a superuser or BYPASSRLS role as a warning, not a "
-            "failure: for a role used so on purpose (a migration job, say).",
+            help="Report a role that can skip or lift row-level security (a "
+            "superuser, BYPASSRLS, the owner of the task table or a member of "
+            "one of these) as a warning, not a failure: for the owner used so "
+            "on purpose, as the migration job does.",
         )
 
     def handle(self, *args, **options):

@@ -1,0 +1,177 @@
+"""The runtime role, tried from the outside in raw SQL: no escape.
+
+Each test connects as the runtime role with plain psycopg (as an injected or
+careless statement would run), on committed data of two users, and tries to
+see more than one user's tasks or to loosen the policies.
+"""
+
+import itertools
+
+import psycopg
+import pytest
+from django.db import connection
+from psycopg import errors, sql
+
+from ownership.policies import (
+    STAFF_SETTING,
+    SYSTEM_SETTING,
+    TRANSACTION_SETTING,
+    USER_SETTING,
+)
+from tests.factories import TaskFactory, UserFactory
+
+pytestmark = [
+    pytest.mark.postgresql,
+    pytest.mark.isolation,
+    pytest.mark.django_db(transaction=True),
+]
+
+SETTINGS = [USER_SETTING, SYSTEM_SETTING, STAFF_SETTING, TRANSACTION_SETTING]
+VALUES = ["on", "true", "1", "-1", "", "1 OR 1=1", "*", "t"]
+
+
+@pytest.fixture
+def alice_and_bob():
+    alice = UserFactory(username="alice")
+    bob = UserFactory(username="bob")
+    TaskFactory.create_batch(2, owner=alice)
+    TaskFactory.create_batch(3, owner=bob)
+    return alice, bob
+
+
+@pytest.fixture
+def runtime():
+    """A plain psycopg connection as the runtime role, to the test database."""
+    db = connection.settings_dict
+    with psycopg.connect(
+        host=db["HOST"],
+        port=db["PORT"],
+        user=db["USER"],
+        password=db["PASSWORD"],
+        dbname=db["NAME"],
+        autocommit=True,
+        # No prepared statements: through PgBouncer in transaction mode
+        # they would land on other clients' server connections.
+        prepare_threshold=None,
+    ) as conn:
+        yield conn
+        # What a test set at session level stays on the server connection,
+        # which PgBouncer hands to the next client: leave it clean.
+        conn.execute("DISCARD ALL")
+
+
+def owners_seen(conn) -> set:
+    """The owners of the tasks `conn` sees now; an error counts as nothing."""
+    try:
+        rows = conn.execute("SELECT DISTINCT owner_id FROM tasks_task").fetchall()
+    except psycopg.Error:
+        return set()
+    return {owner for (owner,) in rows}
+
+
+def set_config(conn, name, value, *, local):
+    conn.execute("SELECT set_config(%s, %s, %s)", [name, value, local])
+
+
+@pytest.mark.parametrize("local", [False, True], ids=["session", "transaction"])
+def test_no_setting_shows_more_than_the_user_it_names(alice_and_bob, runtime, local):
+    alice, bob = alice_and_bob
+    values = [*VALUES, str(alice.pk), str(bob.pk)]
+    for name, value in itertools.product(SETTINGS, values):
+        with runtime.transaction():
+            set_config(runtime, name, value, local=local)
+            seen = owners_seen(runtime)
+        assert seen <= ({int(value)} if value.isdigit() else set()), (name, value)
+    # Every setting at once, in the same transaction: the one residual
+    # case, a forged acting user, reads the user it names and no other.
+    for user in (alice, bob):
+        with runtime.transaction():
+            for name, value in [
+                (SYSTEM_SETTING, "on"),
+                (STAFF_SETTING, "on"),
+                (USER_SETTING, str(user.pk)),
+            ]:
+                set_config(runtime, name, value, local=local)
+            runtime.execute(
+                "SELECT set_config(%s, now()::text, %s)", [TRANSACTION_SETTING, local]
+            )
+            assert owners_seen(runtime) == {user.pk}
+
+
+def test_a_session_setting_counts_in_no_later_transaction(alice_and_bob, runtime):
+    alice, _ = alice_and_bob
+    runtime.execute(
+        "SELECT set_config(%s, %s, false), set_config(%s, now()::text, false)",
+        [USER_SETTING, str(alice.pk), TRANSACTION_SETTING],
+    )
+
+    assert owners_seen(runtime) == set()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "ALTER TABLE tasks_task NO FORCE ROW LEVEL SECURITY",
+        "ALTER TABLE tasks_task DISABLE ROW LEVEL SECURITY",
+        "DROP POLICY task_owner ON tasks_task",
+        "ALTER POLICY task_owner ON tasks_task USING (true)",
+        "CREATE POLICY everything ON tasks_task USING (true)",
+        "ALTER TABLE tasks_task OWNER TO CURRENT_USER",
+        "TRUNCATE tasks_task",
+        "DROP FUNCTION todoproject_staff_may(text[])",
+        "CREATE OR REPLACE FUNCTION todoproject_staff_may(text[]) "
+        "RETURNS boolean LANGUAGE sql AS 'SELECT true'",
+        # A grant without the grant option is only a warning: try its use.
+        "GRANT TRUNCATE ON tasks_task TO CURRENT_USER; TRUNCATE tasks_task",
+        "CREATE TABLE escape AS SELECT * FROM tasks_task",
+        "ALTER ROLE CURRENT_USER BYPASSRLS",
+        "ALTER TABLE tasks_task DROP CONSTRAINT task_title_not_blank",
+    ],
+)
+def test_the_runtime_role_cannot_change_the_policies(alice_and_bob, runtime, statement):
+    with pytest.raises((errors.InsufficientPrivilege, errors.UndefinedObject)):
+        runtime.execute(statement)
+    assert owners_seen(runtime) == set()
+
+
+def test_the_runtime_role_cannot_become_another_role(alice_and_bob, runtime):
+    roles = [
+        name
+        for (name,) in runtime.execute(
+            "SELECT rolname FROM pg_roles WHERE rolname <> current_user"
+        ).fetchall()
+    ]
+    assert roles  # At least the owner and the superuser.
+    for role in roles:
+        with pytest.raises(errors.InsufficientPrivilege):
+            runtime.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
+        with pytest.raises(errors.InsufficientPrivilege):
+            runtime.execute(
+                sql.SQL("SET SESSION AUTHORIZATION {}").format(sql.Identifier(role))
+            )
+    assert owners_seen(runtime) == set()
+
+
+def test_row_security_off_refuses_instead_of_showing_rows(alice_and_bob, runtime):
+    # SET LOCAL and one string: through PgBouncer a session-level setting
+    # would stay with the server connection.
+    with pytest.raises(errors.InsufficientPrivilege, match="row-level security"):
+        runtime.execute(
+            "BEGIN; SET LOCAL row_security = off; SELECT * FROM tasks_task; COMMIT"
+        )
+    runtime.execute("ROLLBACK")
+
+
+def test_the_runtime_role_may_do_plain_dml_for_the_user_it_acts_for(
+    alice_and_bob, runtime
+):
+    alice, _ = alice_and_bob
+    with runtime.transaction():
+        runtime.execute(
+            "SELECT set_config(%s, %s, true), set_config(%s, now()::text, true)",
+            [USER_SETTING, str(alice.pk), TRANSACTION_SETTING],
+        )
+        updated = runtime.execute("UPDATE tasks_task SET title = 'mine'").rowcount
+        deleted = runtime.execute("DELETE FROM tasks_task").rowcount
+
+    assert (updated, deleted) == (2, 2)
