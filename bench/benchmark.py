@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import platform
@@ -46,6 +47,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,7 +56,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-from psycopg import ClientCursor, sql
+from psycopg import ClientCursor, pq, sql
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -109,6 +111,7 @@ class Timing:
     raw_round_trips: int = 2
     raw_statements: int = 2
     sides: dict[str, list[float]] = field(default_factory=dict)
+    side_round_trips: dict[str, int] = field(default_factory=dict)
     # The sides that are one round trip with the same guarantee as Django's.
     one_round_trip: tuple[str, ...] = (PREPARED, GLUED)
 
@@ -122,6 +125,7 @@ class Timing:
             name: {
                 "median_us": round(medians[name], 1),
                 "times_django": round(medians[name] / django_median, 2),
+                "round_trips": self.side_round_trips.get(name),
             }
             for name in PEERS
             if name in medians
@@ -141,8 +145,13 @@ class Timing:
             "calls": len(self.django_us),
             "one_rt_kind": best,
             "one_rt_median_us": round(medians[best], 1),
+            "one_rt_round_trips": {
+                "raw": self.raw_round_trips,
+                **self.side_round_trips,
+            }.get(best),
             "one_rt_ratio": round(django_median / medians[best], 2),
             "side_medians_us": {k: round(v, 1) for k, v in medians.items()},
+            "side_round_trips": self.side_round_trips,
             "peers": peers,
         }
 
@@ -353,6 +362,12 @@ class Others:
         self.transaction_conn = psycopg.connect(
             url, autocommit=True, prepare_threshold=0
         )
+        self.conns = {
+            PREPARED: self.prepared_conn,
+            GLUED: self.glued_conn,
+            PEER_SESSION: self.session_conn,
+            PEER_TRANSACTION: self.transaction_conn,
+        }
         self.run = {
             PREPARED: self.prepared,
             GLUED: self.glued,
@@ -369,7 +384,8 @@ class Others:
 
     def glued(self, user_id: int, query: str, params: list) -> list:
         # Simple query protocol: both statements in one implicit transaction.
-        set_user = SET_USER.replace("%s", f"'{int(user_id)}'")
+        literal = str(int(user_id))
+        set_user = SET_USER.replace("%s", f"'{literal}'")
         cursor = self.glued_cursor
         cursor.execute(f"{set_user}; {query}", params)
         cursor.nextset()
@@ -406,19 +422,58 @@ class Others:
             conn.close()
 
 
+def round_trips_of(conn: psycopg.Connection, call: Callable[[], object]) -> int:
+    """Return how many times `call` waits for PostgreSQL on `conn`.
+
+    libpq's protocol trace lists each message sent (F) and received (B) in
+    order; every run of messages sent followed by an answer is a round
+    trip, BEGIN and COMMIT included, whatever the code above psycopg does.
+    """
+    with tempfile.TemporaryFile("w+") as trace:
+        conn.pgconn.trace(trace.fileno())
+        conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+        try:
+            call()
+        finally:
+            conn.pgconn.untrace()
+        trace.seek(0)
+        directions = [line.split("\t", 1)[0] for line in trace if line.strip()]
+    return sum(
+        1
+        for before, after in itertools.pairwise(directions)
+        if (before, after) == ("F", "B")
+    )
+
+
 def count_round_trips(call: Callable[[], object]) -> tuple[int, int]:
     """Return (round trips, statements) one call of a service sends."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    connection.ensure_connection()
     with CaptureQueriesContext(connection) as queries:
-        call()
-    round_trips = len(queries.captured_queries)
+        round_trips = round_trips_of(connection.connection, call)
     statements = sum(
         2 if q["sql"].startswith("SELECT set_config(") and "; " in q["sql"] else 1
         for q in queries.captured_queries
     )
     return round_trips, statements
+
+
+def count_raw_round_trips(
+    timing: Timing,
+    raw: Raw,
+    others: Others,
+    raw_call: Callable[[int], object],
+    other_calls: dict[str, Callable[[int], object]],
+    sample: int,
+) -> None:
+    """Trace one call of every raw side; record its round trips in `timing`."""
+    timing.raw_round_trips = round_trips_of(raw.conn, lambda: raw_call(sample))
+    timing.side_round_trips = {
+        side: round_trips_of(others.conns[side], lambda call=call: call(sample))
+        for side, call in other_calls.items()
+    }
 
 
 def time_sides(
@@ -487,6 +542,7 @@ def time_services(args, admin_db_url: str, db_url: str) -> list[dict]:
         timing.django_round_trips, timing.django_statements = count_round_trips(
             lambda: django_call(sample)
         )
+        count_raw_round_trips(timing, raw, others, raw_call, other_calls, sample)
         time_sides(timing, args.calls, django_call, raw_call, other_calls)
         results.append(timing.summary())
 
@@ -614,11 +670,11 @@ def time_services(args, admin_db_url: str, db_url: str) -> list[dict]:
         raw_delete(i)
         for call in other_deletes.values():
             call(i)
+    # Each side uses up one task here, so all stay on the same call.
     timing.django_round_trips, timing.django_statements = count_round_trips(
         lambda: django_delete(0)
     )
-    for call in (raw_delete, *other_deletes.values()):
-        call(0)  # the same number of tasks used up on every side
+    count_raw_round_trips(timing, raw, others, raw_delete, other_deletes, 0)
     time_sides(timing, args.calls, django_delete, raw_delete, other_deletes)
     results.append(timing.summary())
     raw.close()
@@ -639,7 +695,8 @@ def time_delete_user(args, admin_db_url: str, db_url: str) -> dict:
     rounds = 5 if args.quick else 20
     log(f"==> deleting a user with 1,000 tasks, {rounds} times each")
     per_round = 2 + len(PEERS)
-    owners = make_users(admin_db_url, "delete-me-", per_round * rounds + 1)
+    # One round more than timed: traced for the round trips, not timed.
+    owners = make_users(admin_db_url, "delete-me-", per_round * (rounds + 1))
     raw_copy(admin_db_url, owners, 1000)
     with psycopg.connect(admin_db_url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE tasks_task")
@@ -650,13 +707,26 @@ def time_delete_user(args, admin_db_url: str, db_url: str) -> dict:
         "delete_user", raw_round_trips=1, raw_statements=1, one_round_trip=("raw",)
     )
     timing.sides = {name: [] for name in PEERS}
-    sample = User.objects.get(pk=owners[-1])
-    timing.django_round_trips, timing.django_statements = count_round_trips(
-        lambda: delete_user(sample)
-    )
-    for i in range(rounds):
+    for i in range(rounds + 1):
         mine = owners[per_round * i : per_round * (i + 1)]
         user = User.objects.get(pk=mine[0])
+        if i == rounds:
+            timing.django_round_trips, timing.django_statements = count_round_trips(
+                lambda user=user: delete_user(user)
+            )
+            timing.raw_round_trips = round_trips_of(
+                raw, lambda mine=mine: raw.execute(query, [mine[1]], prepare=True)
+            )
+            timing.side_round_trips = {
+                name: round_trips_of(
+                    others.conns[name],
+                    lambda name=name, owner_id=owner_id: others.run[name](
+                        owner_id, query, [owner_id]
+                    ),
+                )
+                for name, owner_id in zip(PEERS, mine[2:], strict=True)
+            }
+            continue
         started = time.perf_counter_ns()
         delete_user(user)
         middle = time.perf_counter_ns()
@@ -796,16 +866,18 @@ def render(report: dict) -> str:
             f"{row['raw_p99_us']:,} | {row['ratio']}x | {target} | "
             f"{row['django_round_trips']} ({row['django_statements']}) / "
             f"{row['raw_round_trips']} ({row['raw_statements']}) | "
-            f"{row['one_rt_median_us']:,} ({ONE_RT_KINDS[row['one_rt_kind']]}) | "
+            f"{row['one_rt_median_us']:,} ({ONE_RT_KINDS[row['one_rt_kind']]}, "
+            f"{row['one_rt_round_trips']} RT) | "
             f"{one_rt} |"
         )
     count = len(report["services"])
     lines += [
         "",
-        "raw: prepared set_config and statement in a pipeline block, two round "
-        "trips (the block's closing Sync); 1-RT: the faster of the same "
-        "pipeline left open (prepared) and set_config glued to the statement "
-        "in one simple-protocol query (glued), one round trip each.",
+        "raw: prepared set_config and statement in a pipeline block (its "
+        "closing Sync is a round trip of its own); 1-RT: the faster of the "
+        "same pipeline left open (prepared) and set_config glued to the "
+        "statement in one simple-protocol query (glued). Round trips (RT) "
+        "are counted in libpq's protocol trace of one call.",
         "",
         "| operation | Django median µs | "
         + " | ".join(f"{label} median µs | that / Django" for label in PEERS.values())
@@ -815,7 +887,8 @@ def render(report: dict) -> str:
     for row in report["services"]:
         peers = row["peers"]
         cells = " | ".join(
-            f"{peers[name]['median_us']:,} | {peers[name]['times_django']}x"
+            f"{peers[name]['median_us']:,} ({peers[name]['round_trips']} RT) | "
+            f"{peers[name]['times_django']}x"
             for name in PEERS
         )
         worst = min(peers[name]["times_django"] for name in PEERS)
