@@ -30,7 +30,7 @@ the timed part and PostgreSQL that adds N ms to each round trip (N/2 each
 way); loading and the superuser's work go direct. Timings interleave all
 sides call by call, so noise hits them alike.
 
-Prints one table and writes it as JSON and Markdown under results/bench/.
+Prints the tables and writes them as JSON and Markdown under results/bench/.
 """
 
 from __future__ import annotations
