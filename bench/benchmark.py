@@ -87,9 +87,12 @@ SEED_TARGET = 0.5  # seeding rows/s at least half of raw COPY's
 SCALING_TARGET = 1.5  # list latency at the largest size vs the smallest
 
 TASK_COLUMNS = "id, title, description, completed, created_at, updated_at, owner_id"
+# What ownership.scope sends for a user: the same settings, the same checks.
 SET_USER = (
     "SELECT set_config('todoproject.user_id', %s, true), "
-    "set_config('todoproject.system', '', true)"
+    "set_config('todoproject.system', '', true), "
+    "set_config('todoproject.staff', '', true), "
+    "set_config('todoproject.transaction', now()::text, true)"
 )
 # The raw sides besides Django and "raw", in the order they run each call.
 PREPARED, GLUED = "one_rt_prepared", "one_rt_glued"
@@ -178,7 +181,9 @@ def prepare_database(admin_url: str) -> str:
     """Create a fresh bench database owned by the runtime role; return its URL."""
     pg_role.drop_database(admin_url, DATABASE)
     password = pg_role.read_password(None)
-    pg_role.ensure_role(admin_url, ROLE, password)
+    # One role that owns the database and serves it: the benchmark measures
+    # speed, not the roles (the test suite proves those).
+    pg_role.ensure_role(admin_url, ROLE, password, owner=True)
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(
             sql.SQL("CREATE DATABASE {} OWNER {}").format(
@@ -190,6 +195,7 @@ def prepare_database(admin_url: str) -> str:
 
 def setup_django(app_url: str) -> None:
     os.environ["DATABASE_URL"] = app_url
+    os.environ["DATABASE_RUNTIME_ROLE"] = ROLE
     os.environ.setdefault("DJANGO_SECRET_KEY", "benchmark-only-secret-key")
     os.environ["DJANGO_ENV_FILE"] = ""
     os.environ["DJANGO_DEBUG"] = "false"
@@ -392,14 +398,15 @@ class Others:
         return cursor.fetchall() if cursor.description else []
 
     def peer_session(self, user_id: int, query: str, params: list) -> list:
+        # Our policies count no session-level acting user (that is the point
+        # of todoproject.transaction), so the session pattern sets the owner's
+        # system scope instead: the same three round trips, and the same
+        # rows, since every statement filters on the owner itself.
         conn = self.session_conn
-        conn.execute(
-            sql.SQL("SET todoproject.user_id = {}").format(str(int(user_id))),
-            prepare=False,
-        )
+        conn.execute("SET todoproject.system = on", prepare=False)
         cursor = conn.execute(query, params, prepare=True)
         rows = cursor.fetchall() if cursor.description else []
-        conn.execute("RESET todoproject.user_id", prepare=False)
+        conn.execute("RESET todoproject.system", prepare=False)
         return rows
 
     def peer_transaction(self, user_id: int, query: str, params: list) -> list:
@@ -754,8 +761,6 @@ def time_delete_user(args, admin_db_url: str, db_url: str) -> dict:
 def explain(user_id: int) -> dict:
     from django.db import connection
 
-    from ownership.scope import USER_SETTING
-
     queries = {
         "list": "SELECT * FROM tasks_task WHERE owner_id = %s AND NOT completed "
         "ORDER BY created_at DESC, id DESC LIMIT 50",
@@ -766,9 +771,7 @@ def explain(user_id: int) -> dict:
     with connection.cursor() as cursor:
         for name, query in queries.items():
             cursor.execute("BEGIN")
-            cursor.execute(
-                "SELECT set_config(%s, %s, true)", [USER_SETTING, str(user_id)]
-            )
+            cursor.execute(SET_USER, [str(user_id)])
             cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {query}", [user_id])
             lines = [row[0] for row in cursor.fetchall()]
             cursor.execute("COMMIT")

@@ -37,21 +37,28 @@ ACTING_USER = (
     f"THEN NULLIF(current_setting('{USER_SETTING}', true), '')::bigint END"
 )
 
+# Each condition of a policy is one InitPlan (a parenthesised SELECT),
+# evaluated once per statement rather than once per row, and each asks the
+# catalogue or the auth tables only when its setting is on. The acting user
+# as an InitPlan is also an index condition on owner_id.
+OWNER = f"owner_id = (SELECT {ACTING_USER})"
+
 # The system scope needs no transaction check: only the owner, which could
 # lift the policies anyway, may use it (pg_dump sets it for its session).
-# An InitPlan (the parenthesised SELECT) is evaluated once per statement,
-# not once per row.
-IS_TABLE_OWNER = (
-    "(SELECT pg_has_role(current_user, relowner, 'USAGE') FROM pg_class "
-    f"WHERE oid = '{TABLE}'::regclass)"
+SYSTEM = (
+    f"(SELECT CASE WHEN current_setting('{SYSTEM_SETTING}', true) = 'on' "
+    "THEN (SELECT pg_has_role(current_user, relowner, 'USAGE') FROM pg_class "
+    f"WHERE oid = '{TABLE}'::regclass) ELSE false END)"
 )
-SYSTEM = f"(current_setting('{SYSTEM_SETTING}', true) = 'on' AND {IS_TABLE_OWNER})"
 
 
 def staff_may(*codenames: str) -> str:
     """SQL: whether the acting user is staff in the admin with one of `codenames`."""
     array = "{" + ",".join(codenames) + "}"
-    return f"(SELECT {STAFF_FUNCTION}('{array}'))"
+    return (
+        f"(SELECT CASE WHEN current_setting('{STAFF_SETTING}', true) = 'on' "
+        f"THEN {STAFF_FUNCTION}('{array}') ELSE false END)"
+    )
 
 
 CREATE_STAFF_FUNCTION = f"""
@@ -83,11 +90,11 @@ DROP_STAFF_FUNCTION = f"DROP FUNCTION {STAFF_FUNCTION}(text[]);"
 
 CREATE_POLICIES = f"""
 CREATE POLICY task_owner ON {TABLE}
-    USING (owner_id = {ACTING_USER})
-    WITH CHECK (owner_id = {ACTING_USER});
+    USING ({OWNER})
+    WITH CHECK ({OWNER});
 CREATE POLICY task_system ON {TABLE}
-    USING {SYSTEM}
-    WITH CHECK {SYSTEM};
+    USING ({SYSTEM})
+    WITH CHECK ({SYSTEM});
 CREATE POLICY task_staff_select ON {TABLE} FOR SELECT
     USING ({staff_may("view_task", "change_task")});
 CREATE POLICY task_staff_insert ON {TABLE} FOR INSERT

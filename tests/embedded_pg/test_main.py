@@ -392,7 +392,9 @@ def test_free_port_from_n_skips_a_port_something_listens_on():
         port = taken.getsockname()[1]
         result = embedded("free-port", "--from", port)
 
-    assert (result.returncode, result.stdout) == (0, f"{port + 1}\n")
+    # The next free one: port + 1 unless another program took that meanwhile.
+    assert result.returncode == 0
+    assert int(result.stdout) > port
 
 
 def test_host_port_prints_the_urls_host_and_port_with_defaults():

@@ -175,3 +175,46 @@ def test_the_runtime_role_may_do_plain_dml_for_the_user_it_acts_for(
         deleted = runtime.execute("DELETE FROM tasks_task").rowcount
 
     assert (updated, deleted) == (2, 2)
+
+
+def forge(conn, user, *, staff):
+    conn.execute(
+        "SELECT set_config(%s, %s, true), set_config(%s, %s, true), "
+        "set_config(%s, now()::text, true)",
+        [
+            USER_SETTING,
+            str(user.pk),
+            STAFF_SETTING,
+            "on" if staff else "",
+            TRANSACTION_SETTING,
+        ],
+    )
+
+
+def test_the_staff_scope_shows_all_only_for_staff_the_database_finds(
+    alice_and_bob, runtime, as_owner
+):
+    from django.contrib.auth.models import Permission
+
+    alice, bob = alice_and_bob
+    plain_staff = UserFactory(username="carol", is_staff=True)
+    viewer = UserFactory(username="dave", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_task"))
+    inactive = UserFactory(
+        username="erin", is_staff=True, is_superuser=True, is_active=False
+    )
+    everyone = {alice.pk, bob.pk}
+
+    for user, expected in [
+        (alice, {alice.pk}),
+        (plain_staff, set()),
+        (inactive, set()),
+        (viewer, everyone),
+    ]:
+        with runtime.transaction():
+            forge(runtime, user, staff=True)
+            assert owners_seen(runtime) == expected, user.username
+        # Without the staff scope, staff see only their own, like anyone.
+        with runtime.transaction():
+            forge(runtime, viewer, staff=False)
+            assert owners_seen(runtime) == set()
