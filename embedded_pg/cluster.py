@@ -617,6 +617,24 @@ class Cluster:
         """Stop the server in place (fault tests); its data stays."""
         stop_cluster(self.folder, server_account())
 
+    @contextlib.contextmanager
+    def standby(self) -> Iterator[Cluster]:
+        """Start a hot standby of this cluster; stop and delete it afterwards.
+
+        A streaming replica made with pg_basebackup (``-R``: it follows this
+        server from its first start), on a free loopback port, with the same
+        superuser and roles. Read-only; it replays what this server writes.
+        """
+        folder = Path(tempfile.mkdtemp(prefix="todoproject-standby-"))
+        folder.chmod(0o755)
+        try:
+            server = start_standby(self, folder / "pg")
+            yield Cluster(HOST, server.port, self.user, self.password, folder / "pg")
+        finally:
+            with contextlib.suppress(EmbeddedError):
+                stop_cluster(folder / "pg", server_account())
+            shutil.rmtree(folder, ignore_errors=True)
+
     def start(self) -> None:
         """Start the stopped server again, on the same port."""
         server = start(self.folder, port=self.port, temporary=True)
@@ -626,6 +644,40 @@ class Cluster:
                 f"the throwaway cluster came back on port {server.port}, not "
                 f"{self.port}"
             )
+
+
+def start_standby(primary: Cluster, folder: Path, *, port: int = 0) -> Server:
+    """Make `folder` a streaming hot standby of `primary` and start it.
+
+    ``pg_basebackup -R`` copies the primary's data and writes the settings
+    that make the copy a standby replaying the primary's WAL over a
+    replication connection (initdb's pg_hba.conf allows those on the
+    loopback). Throwaway: no fsync, like the primary.
+    """
+    folder = folder.absolute()
+    account = server_account()
+    make_folder(folder)
+    check_reachable(folder, account)
+    data = data_dir(folder)
+    try:
+        data.mkdir(mode=0o700)
+        chown(data, account)
+    except OSError as exc:
+        raise EmbeddedError(f"cannot create {shown(data)}: {exc.strerror}") from None
+    conninfo = (
+        f"host={primary.host} port={primary.port} user={primary.user} "
+        f"password={primary.password} application_name={folder.parent.name}"
+    )
+    result = run_tool(
+        "pg_basebackup",
+        ["-D", str(data), "-R", "-X", "stream", "-c", "fast", "-d", conninfo],
+        account,
+        timeout=120,
+    )
+    if result.returncode != 0:
+        raise EmbeddedError(f"pg_basebackup failed: {last_line(result.stdout)}")
+    pid, port = start_server(folder, account, port, durable=False)
+    return Server(superuser_url(folder, port), port, pid, reused=False)
 
 
 @contextlib.contextmanager

@@ -3,9 +3,10 @@
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
-from django.db import connection
+from django.db import connection, connections
 
 from accounts.models import User
 from ownership.scope import acting_as, system_scope
@@ -78,3 +79,23 @@ def manage_py(*args: str, **env: str) -> subprocess.CompletedProcess:
         text=True,
         timeout=120,
     )
+
+
+@contextmanager
+def default_database(settings_dict):
+    """Point the default alias at `settings_dict` in every thread."""
+    saved = connections.settings["default"]
+    # The calling thread's connection object, put back untouched afterwards
+    # (ConnectionHandler's item access: public API, per thread).
+    saved_connection = connections["default"]
+    connections.settings["default"] = settings_dict
+    del connections["default"]
+    try:
+        yield
+    finally:
+        current = connections["default"]
+        current.close()
+        if settings_dict["OPTIONS"].get("pool"):
+            current.close_pool()
+        connections.settings["default"] = saved
+        connections["default"] = saved_connection

@@ -32,6 +32,7 @@ from embedded_pg.cluster import throwaway
 from ownership.scope import system_scope
 from tasks import services
 from tasks.models import Task
+from tests.utils import default_database
 
 pytestmark = pytest.mark.postgresql
 
@@ -67,27 +68,6 @@ def app_settings(cluster, *, owner=False, **options) -> dict:
     db.update(CONN_MAX_AGE=0, CONN_HEALTH_CHECKS=True)
     db.setdefault("OPTIONS", {}).update({"connect_timeout": 5, **options})
     return connections.configure_settings({"default": db})["default"]
-
-
-@contextmanager
-def default_database(settings_dict):
-    """Point the default alias at `settings_dict` in every thread."""
-    saved = connections.settings["default"]
-    saved_connection = getattr(connections._connections, "default", None)
-    connections.settings["default"] = settings_dict
-    if saved_connection is not None:
-        del connections._connections.default
-    try:
-        yield
-    finally:
-        current = connections["default"]
-        current.close()
-        if settings_dict["OPTIONS"].get("pool"):
-            current.close_pool()
-        connections.settings["default"] = saved
-        del connections._connections.default
-        if saved_connection is not None:
-            connections._connections.default = saved_connection
 
 
 @pytest.fixture

@@ -1,0 +1,154 @@
+"""Row-level security and the acting user on a real hot standby.
+
+A throwaway primary of this module's own is migrated by its owner and
+given two users' tasks; a streaming standby made from it with
+pg_basebackup then serves reads as the runtime role, exactly as the
+primary does: each user sees their own tasks, nobody sees anyone else's,
+and no setting widens that.
+"""
+
+from __future__ import annotations
+
+import time
+
+import dj_database_url
+import psycopg
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connections
+
+from accounts.models import User
+from embedded_pg.cluster import throwaway
+from ownership.policies import STAFF_SETTING, SYSTEM_SETTING, USER_SETTING
+from ownership.scope import ScopeConflict, acting_as
+from tasks import services
+from tasks.models import Task
+from tests.utils import default_database
+
+pytestmark = pytest.mark.postgresql
+
+OWNER, OWNER_PASSWORD, DATABASE = "standby_owner", "standby-owner-pw", "standby"
+RUNTIME_PASSWORD = "standby-runtime-pw"
+
+
+def settings_for(cluster, *, owner: bool) -> dict:
+    role, password = (
+        (OWNER, OWNER_PASSWORD)
+        if owner
+        else (settings.DATABASE_RUNTIME_ROLE, RUNTIME_PASSWORD)
+    )
+    db = dj_database_url.parse(
+        f"postgres://{role}:{password}@{cluster.host}:{cluster.port}/{DATABASE}"
+    )
+    db.update(CONN_MAX_AGE=0)
+    db.setdefault("OPTIONS", {})["connect_timeout"] = 5
+    return connections.configure_settings({"default": db})["default"]
+
+
+@pytest.fixture(scope="module")
+def primary(django_db_blocker):
+    """A migrated primary with alice's 2 tasks and bob's 3."""
+    with throwaway() as cluster:
+        with psycopg.connect(cluster.url(), autocommit=True) as conn:
+            conn.execute(f"CREATE ROLE {OWNER} LOGIN PASSWORD '{OWNER_PASSWORD}'")
+            conn.execute(f"CREATE DATABASE {DATABASE} OWNER {OWNER}")
+            conn.execute(
+                f"CREATE ROLE {settings.DATABASE_RUNTIME_ROLE} LOGIN "
+                f"PASSWORD '{RUNTIME_PASSWORD}'"
+            )
+        with django_db_blocker.unblock():
+            with default_database(settings_for(cluster, owner=True)):
+                call_command("migrate", verbosity=0)
+                for name in ("alice", "bob"):
+                    User.objects.create_user(name, f"{name}@example.com", "pw-123456")
+            with default_database(settings_for(cluster, owner=False)):
+                alice = User.objects.get(username="alice")
+                bob = User.objects.get(username="bob")
+                for n in range(2):
+                    services.create_task(alice, title=f"alice {n}")
+                for n in range(3):
+                    services.create_task(bob, title=f"bob {n}")
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def standby(primary):
+    with primary.standby() as standby:
+        yield standby
+
+
+@pytest.fixture
+def on_standby(standby, django_db_blocker):
+    """The default database is the standby, as the runtime role."""
+    with (
+        django_db_blocker.unblock(),
+        default_database(settings_for(standby, owner=False)),
+    ):
+        yield User.objects.get(username="alice"), User.objects.get(username="bob")
+
+
+def test_the_standby_is_a_streaming_hot_standby(standby):
+    with psycopg.connect(standby.url(DATABASE), autocommit=True) as conn:
+        in_recovery = conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            conn.execute("CREATE TABLE nothing (id int)")
+
+    assert in_recovery is True
+
+
+def test_each_user_reads_only_their_own_tasks_on_the_standby(on_standby):
+    alice, bob = on_standby
+
+    assert sorted(t.title for t in services.get_tasks(alice)) == ["alice 0", "alice 1"]
+    assert services.count_tasks(bob) == (3, 0)
+    with acting_as(alice):
+        assert {t.owner_id for t in Task.objects.all()} == {alice.pk}
+
+
+def test_a_nested_scope_of_another_user_is_refused_on_the_standby(on_standby):
+    alice, bob = on_standby
+
+    with acting_as(alice), pytest.raises(ScopeConflict):
+        services.count_tasks(bob)
+
+
+def test_without_a_scope_the_standby_shows_nothing(on_standby):
+    assert Task.objects.count() == 0
+
+
+def test_no_setting_widens_what_the_runtime_role_sees_on_the_standby(
+    on_standby, standby
+):
+    alice, _ = on_standby
+    url = (
+        f"postgres://{settings.DATABASE_RUNTIME_ROLE}:{RUNTIME_PASSWORD}"
+        f"@{standby.host}:{standby.port}/{DATABASE}"
+    )
+    with psycopg.connect(url, autocommit=True) as conn:
+        for name in (USER_SETTING, SYSTEM_SETTING, STAFF_SETTING):
+            for local in (False, True):
+                with conn.transaction():
+                    conn.execute("SELECT set_config(%s, %s, %s)", [name, "on", local])
+                    conn.execute(
+                        "SELECT set_config(%s, %s, %s)", [name, str(alice.pk), local]
+                    )
+                    seen = conn.execute("SELECT count(*) FROM tasks_task").fetchone()
+                assert seen == (0,), (name, local)
+
+
+def test_a_write_on_the_primary_reaches_the_standby(primary, standby, on_standby):
+    alice, _ = on_standby
+    with psycopg.connect(primary.url(DATABASE), autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO tasks_task (title, description, completed, created_at, "
+            "updated_at, owner_id) VALUES ('replicated', '', false, now(), now(), %s)",
+            [alice.pk],
+        )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if services.get_tasks(alice).filter(title="replicated").exists():
+            break
+        time.sleep(0.05)
+
+    assert services.get_tasks(alice).filter(title="replicated").count() == 1
