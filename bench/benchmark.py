@@ -92,7 +92,8 @@ SET_USER = (
     "SELECT set_config('todoproject.user_id', %s, true), "
     "set_config('todoproject.system', '', true), "
     "set_config('todoproject.staff', '', true), "
-    "set_config('todoproject.transaction', now()::text, true)"
+    "set_config('todoproject.transaction', "
+    "(extract(epoch FROM now()) * 1000000)::bigint::text, true)"
 )
 # The raw sides besides Django and "raw", in the order they run each call.
 PREPARED, GLUED = "one_rt_prepared", "one_rt_glued"

@@ -30,8 +30,11 @@ TRANSACTION_SETTING = "todoproject.transaction"
 TABLE = "tasks_task"
 STAFF_FUNCTION = "todoproject_staff_may"
 
+# The transaction's start time in microseconds since the epoch: the same
+# text whatever DateStyle, TimeZone or IntervalStyle a session sets.
+SCOPE_STAMP = "(extract(epoch FROM now()) * 1000000)::bigint::text"
 # True only in the transaction whose scope set it.
-IN_SCOPE = f"current_setting('{TRANSACTION_SETTING}', true) = now()::text"
+IN_SCOPE = f"current_setting('{TRANSACTION_SETTING}', true) = {SCOPE_STAMP}"
 ACTING_USER = (
     f"CASE WHEN {IN_SCOPE} "
     f"THEN NULLIF(current_setting('{USER_SETTING}', true), '')::bigint END"
@@ -61,7 +64,14 @@ def staff_may(*codenames: str) -> str:
     )
 
 
+# SECURITY DEFINER: it runs as the owner, so the objects it names must be
+# the owner's. Its search_path is the schema the migration runs in, then
+# pg_temp explicitly last: unlisted, pg_temp would be searched first, and a
+# temporary view named like an auth table would run as the owner.
 CREATE_STAFF_FUNCTION = f"""
+SELECT set_config(
+    'search_path', quote_ident(current_schema()) || ', pg_temp', true
+);
 CREATE FUNCTION {STAFF_FUNCTION}(codenames text[]) RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path FROM CURRENT

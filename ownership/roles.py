@@ -37,8 +37,14 @@ def grant_runtime_role(using: str, role: str | None = None, verbosity: int = 1) 
             # NOLOGIN: a deployment logs in as a member of it (or gives it
             # LOGIN and a password itself); migrate makes no password.
             cursor.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(rolname))
-        cursor.execute("SELECT current_schema()")
-        (schema,) = cursor.fetchone()
+        cursor.execute("SELECT current_schema(), current_database()")
+        schema, database = cursor.fetchone()
+        for grantee in (sql.SQL("PUBLIC"), rolname):
+            cursor.execute(
+                sql.SQL("REVOKE TEMPORARY ON DATABASE {} FROM {}").format(
+                    sql.Identifier(database), grantee
+                )
+            )
         cursor.execute(
             sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
                 sql.Identifier(schema), rolname

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from accounts.models import User
 
 from .policies import (
+    SCOPE_STAMP,
     STAFF_SETTING,
     SYSTEM_SETTING,
     TRANSACTION_SETTING,
@@ -92,21 +93,27 @@ class ScopeConflict(RuntimeError):
 NOBODY = Scope()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # Frames are told apart by identity.
 class _Frame:
     scope: Scope
     # True: every statement carries its own set_config (no transaction).
     per_statement: bool = False
+    # holding()'s frames: the outermost atomic block they were made in,
+    # outside of which they mean nothing (a generator may outlive it).
+    held_in: object = None
 
 
 def _stack(connection) -> list[_Frame]:
     # Scopes live on the connection object because the database settings
     # they mirror live on the database connection (one per thread).
     try:
-        return connection._todoproject_scopes
+        stack = connection._todoproject_scopes
     except AttributeError:
-        connection._todoproject_scopes = []
-        return connection._todoproject_scopes
+        stack = connection._todoproject_scopes = []
+    outermost = connection.atomic_blocks[0] if connection.atomic_blocks else None
+    if any(f.held_in is not None and f.held_in is not outermost for f in stack):
+        stack[:] = [f for f in stack if f.held_in is None or f.held_in is outermost]
+    return stack
 
 
 def current_scope(using: str = DEFAULT_DB_ALIAS) -> Scope:
@@ -125,7 +132,7 @@ def _set_config_sql(scope: Scope) -> str:
         f"SELECT set_config('{USER_SETTING}', '{user_id}', true), "
         f"set_config('{SYSTEM_SETTING}', '{system}', true), "
         f"set_config('{STAFF_SETTING}', '{staff}', true), "
-        f"set_config('{TRANSACTION_SETTING}', now()::text, true)"
+        f"set_config('{TRANSACTION_SETTING}', {SCOPE_STAMP}, true)"
     )
 
 
@@ -205,24 +212,28 @@ def _prefix_statements(execute, sql, params, many, context):
     return result
 
 
-def _refuse_another_user(top: _Frame | None, scope: Scope) -> None:
+def _refuse_another_user(stack: list[_Frame], scope: Scope) -> None:
     """Raise ScopeConflict when `scope` would switch from one user to another.
 
-    Narrowing is allowed (a user's scope inside the system's, as seeding
-    does, or inside a staff member's in the admin), and so are the system
-    and staff scopes entered explicitly by trusted code.
+    Any user's scope still open on the connection counts, however deep: a
+    system scope entered inside a user's request does not make room for
+    another user. Narrowing is allowed (a user's scope inside the system's,
+    as seeding does, or inside a staff member's in the admin), and so are
+    the system and staff scopes entered explicitly by trusted code.
     """
-    if (
-        top is not None
-        and top.scope.user_id is not None
-        and not top.scope.staff
-        and scope.user_id is not None
-        and scope.user_id != top.scope.user_id
-    ):
-        raise ScopeConflict(
-            f"cannot act as {scope} inside the scope of {top.scope}: "
-            "a nested scope never switches users"
-        )
+    if scope.user_id is None or scope.staff:
+        return
+    for frame in stack:
+        held = frame.scope
+        if (
+            held.user_id is not None
+            and not held.staff
+            and held.user_id != scope.user_id
+        ):
+            raise ScopeConflict(
+                f"cannot act as {scope} inside the scope of {held}: "
+                "a nested scope never switches users"
+            )
 
 
 @contextmanager
@@ -231,7 +242,7 @@ def _scoped(scope: Scope, using: str | None, *, atomic: bool) -> Iterator[None]:
     connection = connections[alias]
     stack = _stack(connection)
     top = stack[-1] if stack else None
-    _refuse_another_user(top, scope)
+    _refuse_another_user(stack, scope)
     if (
         top is not None
         and top.scope == scope
@@ -286,18 +297,22 @@ def holding(user: User, *, using: str | None = None) -> Iterator[None]:
         raise RuntimeError("holding() is for use inside a transaction.")
     scope = _user_scope(user)
     stack = _stack(connection)
-    _refuse_another_user(stack[-1] if stack else None, scope)
-    frame = _Frame(scope)
+    _refuse_another_user(stack, scope)
+    frame = _Frame(scope, held_in=connection.atomic_blocks[0])
     _apply(connection, scope)
     stack.append(frame)
     try:
         yield
     finally:
-        stack.remove(frame)
-        # A failed transaction is rolled back, setting and all; a live one
-        # gets the scope that is in force again.
-        if not connection.needs_rollback:
-            _apply(connection, stack[-1].scope if stack else NOBODY)
+        # A generator left unfinished may end here long after its
+        # transaction, when the frame is gone: then there is nothing to undo.
+        stack = _stack(connection)
+        if frame in stack:
+            stack.remove(frame)
+            # A failed transaction is rolled back, setting and all; a live
+            # one gets the scope that is in force again.
+            if not connection.needs_rollback:
+                _apply(connection, stack[-1].scope if stack else NOBODY)
 
 
 def _user_scope(user: User) -> Scope:
@@ -327,6 +342,13 @@ def staff_scope(user: User, *, using: str | None = None, atomic: bool = True):
     see, add, change and delete to write). Anyone else sees only their own
     tasks, as with ``acting_as``. ``atomic`` as for ``acting_as``.
     """
+    from .permissions import may_see_all_tasks
+
+    if not may_see_all_tasks(user):
+        raise PermissionError(
+            f"staff_scope() is for active staff who may view or change tasks, "
+            f"not {user}."
+        )
     scope = _user_scope(user)
     return _scoped(
         Scope(user_id=scope.user_id, name=scope.name, staff=True), using, atomic=atomic

@@ -86,6 +86,21 @@ def ensure_role(admin_url: str, role: str, password: str, *, owner: bool) -> Non
                 sql.Literal(password),
             )
         )
+        if not owner:
+            # pg_stat_activity shows every session of a role to the others,
+            # query text included, and Django's client-side binding puts
+            # values in that text: the runtime role's sessions report none.
+            # Only a superuser may set this (a managed service's own role
+            # usually cannot: see docs/threat-model.md).
+            (superuser,) = conn.execute(
+                "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
+            ).fetchone()
+            if superuser:
+                conn.execute(
+                    sql.SQL("ALTER ROLE {} SET track_activities = off").format(
+                        sql.Identifier(role)
+                    )
+                )
 
 
 def reassign(admin_url: str, database: str, old: str, new: str) -> None:

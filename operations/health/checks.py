@@ -173,7 +173,8 @@ def check_role(run: _Run, connection) -> CheckResult:
 
     A superuser or ``BYPASSRLS`` role skips them; the owner of the tasks
     table (or any role that can act as it) may alter or drop them; so may a
-    role that is a member of a superuser or ``BYPASSRLS`` role.
+    role that is a member of a superuser or ``BYPASSRLS`` role. A role that
+    may create temporary tables could shadow the application's tables.
     """
     table, _column = _task_table()
     with connection.cursor() as cursor:
@@ -185,11 +186,12 @@ def check_role(run: _Run, connection) -> CheckResult:
             "  (SELECT string_agg(m.rolname, ', ' ORDER BY m.rolname) "
             "   FROM pg_roles m WHERE m.oid <> r.oid "
             "   AND (m.rolsuper OR m.rolbypassrls) "
-            "   AND pg_has_role(r.oid, m.oid, 'MEMBER')) "
+            "   AND pg_has_role(r.oid, m.oid, 'MEMBER')), "
+            "  has_database_privilege(r.oid, current_database(), 'TEMPORARY') "
             "FROM pg_roles r WHERE r.rolname = current_user",
             [connection.ops.quote_name(table)],
         )
-        role, superuser, bypassrls, owner, privileged = cursor.fetchone()
+        role, superuser, bypassrls, owner, privileged, temporary = cursor.fetchone()
     powers = []
     if superuser:
         powers.append("a superuser")
@@ -201,6 +203,16 @@ def check_role(run: _Run, connection) -> CheckResult:
         powers.append(f"a member of {owner}, the owner of {table}")
     if privileged:
         powers.append(f"a member of {privileged} (superuser or BYPASSRLS)")
+    if temporary and not powers:
+        # The owner may; a role that serves must not shadow the app's tables.
+        detail = (
+            f"{role} may create temporary tables, which can shadow the "
+            "application's tables on its connection; run manage.py migrate "
+            "as the owner (it revokes TEMPORARY)"
+        )
+        if run.allow_privileged_role:
+            return Status.WARN, f"{detail} (allowed)", HEALTHY
+        return Status.FAIL, detail, POSTURE_BROKEN
     if not powers:
         return _ok(f"{role} is subject to row-level security and owns no task table")
     detail = f"{role} is {' and '.join(powers)}: it can skip or lift row-level security"

@@ -13,6 +13,7 @@ from django.db import connection
 from psycopg import errors, sql
 
 from ownership.policies import (
+    SCOPE_STAMP,
     STAFF_SETTING,
     SYSTEM_SETTING,
     TRANSACTION_SETTING,
@@ -39,11 +40,10 @@ def alice_and_bob():
     return alice, bob
 
 
-@pytest.fixture
-def runtime():
+def connect_as_runtime_role() -> psycopg.Connection:
     """A plain psycopg connection as the runtime role, to the test database."""
     db = connection.settings_dict
-    with psycopg.connect(
+    return psycopg.connect(
         host=db["HOST"],
         port=db["PORT"],
         user=db["USER"],
@@ -53,7 +53,12 @@ def runtime():
         # No prepared statements: through PgBouncer in transaction mode
         # they would land on other clients' server connections.
         prepare_threshold=None,
-    ) as conn:
+    )
+
+
+@pytest.fixture
+def runtime():
+    with connect_as_runtime_role() as conn:
         yield conn
         # What a test set at session level stays on the server connection,
         # which PgBouncer hands to the next client: leave it clean.
@@ -93,7 +98,8 @@ def test_no_setting_shows_more_than_the_user_it_names(alice_and_bob, runtime, lo
             ]:
                 set_config(runtime, name, value, local=local)
             runtime.execute(
-                "SELECT set_config(%s, now()::text, %s)", [TRANSACTION_SETTING, local]
+                f"SELECT set_config(%s, {SCOPE_STAMP}, %s)",
+                [TRANSACTION_SETTING, local],
             )
             assert owners_seen(runtime) == {user.pk}
 
@@ -101,7 +107,7 @@ def test_no_setting_shows_more_than_the_user_it_names(alice_and_bob, runtime, lo
 def test_a_session_setting_counts_in_no_later_transaction(alice_and_bob, runtime):
     alice, _ = alice_and_bob
     runtime.execute(
-        "SELECT set_config(%s, %s, false), set_config(%s, now()::text, false)",
+        f"SELECT set_config(%s, %s, false), set_config(%s, {SCOPE_STAMP}, false)",
         [USER_SETTING, str(alice.pk), TRANSACTION_SETTING],
     )
 
@@ -126,6 +132,10 @@ def test_a_session_setting_counts_in_no_later_transaction(alice_and_bob, runtime
         "CREATE TABLE escape AS SELECT * FROM tasks_task",
         "ALTER ROLE CURRENT_USER BYPASSRLS",
         "ALTER TABLE tasks_task DROP CONSTRAINT task_title_not_blank",
+        # A temporary view named like a table would shadow it for every
+        # later query on the connection, and inside SECURITY DEFINER code.
+        "CREATE TEMP VIEW tasks_task AS SELECT * FROM public.tasks_task",
+        "CREATE TEMP TABLE accounts_user (id bigint, is_staff boolean)",
     ],
 )
 def test_the_runtime_role_cannot_change_the_policies(alice_and_bob, runtime, statement):
@@ -168,7 +178,7 @@ def test_the_runtime_role_may_do_plain_dml_for_the_user_it_acts_for(
     alice, _ = alice_and_bob
     with runtime.transaction():
         runtime.execute(
-            "SELECT set_config(%s, %s, true), set_config(%s, now()::text, true)",
+            f"SELECT set_config(%s, %s, true), set_config(%s, {SCOPE_STAMP}, true)",
             [USER_SETTING, str(alice.pk), TRANSACTION_SETTING],
         )
         updated = runtime.execute("UPDATE tasks_task SET title = 'mine'").rowcount
@@ -180,7 +190,7 @@ def test_the_runtime_role_may_do_plain_dml_for_the_user_it_acts_for(
 def forge(conn, user, *, staff):
     conn.execute(
         "SELECT set_config(%s, %s, true), set_config(%s, %s, true), "
-        "set_config(%s, now()::text, true)",
+        f"set_config(%s, {SCOPE_STAMP}, true)",
         [
             USER_SETTING,
             str(user.pk),
@@ -218,3 +228,59 @@ def test_the_staff_scope_shows_all_only_for_staff_the_database_finds(
         with runtime.transaction():
             forge(runtime, viewer, staff=False)
             assert owners_seen(runtime) == set()
+
+
+def test_the_staff_function_ignores_temporary_look_alikes(
+    alice_and_bob, superuser_cursor
+):
+    # As a role that may create temporary objects (here a superuser): a
+    # temporary accounts_user making everyone an active superuser must not
+    # be what the owner's SECURITY DEFINER function reads.
+    cursor = superuser_cursor
+    cursor.execute(
+        "CREATE TEMP VIEW accounts_user AS SELECT 99::bigint AS id, "
+        "true AS is_active, true AS is_staff, true AS is_superuser"
+    )
+    try:
+        cursor.execute("BEGIN")
+        cursor.execute(
+            f"SELECT set_config(%s, '99', true), set_config(%s, 'on', true), "
+            f"set_config(%s, {SCOPE_STAMP}, true)",
+            [USER_SETTING, STAFF_SETTING, TRANSACTION_SETTING],
+        )
+        cursor.execute("SELECT todoproject_staff_may('{view_task}')")
+        (may,) = cursor.fetchone()
+        cursor.execute("COMMIT")
+    finally:
+        cursor.execute("DROP VIEW pg_temp.accounts_user")
+
+    assert may is False
+
+
+def test_other_sessions_statements_are_not_shown_to_the_runtime_role(
+    alice_and_bob, runtime
+):
+    with connect_as_runtime_role() as other:
+        other.execute("SELECT 'a title only its owner should see'").fetchone()
+        shown = runtime.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE query LIKE '%title only its owner%' AND pid <> pg_backend_pid()"
+        ).fetchone()
+
+    assert shown == (0,)
+
+
+def test_a_scope_survives_the_session_changing_date_style_and_time_zone(
+    alice_and_bob, runtime
+):
+    alice, _ = alice_and_bob
+    with runtime.transaction():
+        runtime.execute(
+            f"SELECT set_config(%s, %s, true), set_config(%s, {SCOPE_STAMP}, true)",
+            [USER_SETTING, str(alice.pk), TRANSACTION_SETTING],
+        )
+        runtime.execute("SET LOCAL DateStyle = 'SQL, DMY'")
+        runtime.execute("SET LOCAL TimeZone = 'Asia/Tokyo'")
+        runtime.execute("SET LOCAL IntervalStyle = 'iso_8601'")
+
+        assert owners_seen(runtime) == {alice.pk}

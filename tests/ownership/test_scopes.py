@@ -9,7 +9,13 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 
 from ownership.middleware import ActingUserMiddleware
-from ownership.scope import ScopeConflict, acting_as, current_scope, system_scope
+from ownership.scope import (
+    ScopeConflict,
+    acting_as,
+    current_scope,
+    staff_scope,
+    system_scope,
+)
 from tasks import services
 from tasks.models import Task
 from tests.factories import TaskFactory
@@ -71,12 +77,17 @@ def test_the_same_user_nested_and_trusted_scopes_keep_working(user, other_user):
     TaskFactory(owner=other_user)
 
     def view(request):
-        with system_scope(), acting_as(other_user):
-            assert services.count_tasks(other_user) == (1, 0)
+        with system_scope(), acting_as(user):
+            assert services.count_tasks(user) == (1, 0)
+        with acting_as(user), acting_as(user):
+            assert services.count_tasks(user) == (1, 0)
         assert current_scope().user_id == user.pk
         return HttpResponse(services.get_tasks(user).count())
 
     assert in_request_of(user, view).content == b"1"
+    # Outside any user's scope, trusted code may act for anyone in turn.
+    with system_scope(), acting_as(other_user):
+        assert services.count_tasks(other_user) == (1, 0)
 
 
 def test_anonymous_requests_may_use_services_of_one_user(user):
@@ -136,3 +147,50 @@ def test_leaving_an_iteration_early_keeps_what_was_written_meanwhile(user, many_
         assert not connection.needs_rollback
 
     assert services.get_tasks(user).filter(title="Renamed in the loop").count() == 1
+
+
+def test_a_system_scope_inside_a_request_makes_no_room_for_another_user(
+    user, other_user
+):
+    def view(request):
+        with system_scope(), pytest.raises(ScopeConflict):
+            services.get_tasks(other_user).count()
+        return HttpResponse()
+
+    in_request_of(user, view)
+
+
+def test_the_staff_scope_is_only_for_staff_who_may_see_tasks(user, other_user):
+    with pytest.raises(PermissionError, match="staff_scope"):
+        staff_scope(user)
+
+    def view(request):
+        with pytest.raises(PermissionError):
+            staff_scope(request.user)
+        with pytest.raises(ScopeConflict):
+            services.get_tasks(other_user).count()
+        return HttpResponse()
+
+    in_request_of(user, view)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgresql
+@pytest.mark.isolation
+def test_an_iteration_left_unfinished_leaves_no_scope_behind(user, other_user):
+    TaskFactory.create_batch(3, owner=user)
+    TaskFactory(owner=other_user)
+
+    with transaction.atomic():
+        unfinished = services.get_tasks(user).iterator(chunk_size=1)
+        next(unfinished)
+    # The generator is still referenced; its transaction is over.
+
+    def view(request):
+        return HttpResponse(services.count_tasks(other_user).open)
+
+    assert in_request_of(other_user, view).content == b"1"
+    with transaction.atomic(), acting_as(user):
+        assert Task.objects.count() == 3
+    assert str(current_scope()) == "nobody"
+    unfinished.close()

@@ -303,3 +303,23 @@ def test_admin_shows_users_without_task_permission_no_other_users_task(
             assert response.redirect_chain or response.status_code != 200, url
     assert "Bob's secret plan" not in probe.seen
     assert set(probe.seen) == {"visitor own task"}
+
+
+def test_the_admin_history_names_tasks_by_id_not_title(staff_client, task):
+    from django.contrib.admin.models import LogEntry
+
+    url = reverse("admin:tasks_task_change", args=[task.pk])
+    form = {
+        "title": "Buy oat milk",
+        "description": "",
+        "owner": task.owner_id,
+    }
+    changed = staff_client.post(url, form)
+    deleted = staff_client.post(
+        reverse("admin:tasks_task_delete", args=[task.pk]), {"post": "yes"}
+    )
+
+    assert (changed.status_code, deleted.status_code) == (302, 302)
+    entries = LogEntry.objects.filter(object_id=str(task.pk))
+    assert sorted(e.object_repr for e in entries) == [f"task {task.pk}"] * 2
+    assert {e.action_flag for e in entries} == {2, 3}
