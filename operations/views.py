@@ -2,7 +2,7 @@ import logging
 import threading
 import time
 
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
@@ -44,3 +44,16 @@ def healthz(request):
     return JsonResponse(
         report.as_dict(details=False), status=200 if report.healthy else 503
     )
+
+
+@never_cache
+@require_safe
+def livez(request):
+    """Answer a liveness probe: 200 while this process can serve HTTP.
+
+    It touches no database, on purpose: an orchestrator restarts a process
+    whose liveness probe fails, and restarting every web process because the
+    database is down (which ``/healthz``, the readiness probe, reports)
+    would only add a thundering herd of reconnects to the outage.
+    """
+    return HttpResponse("ok\n", content_type="text/plain; charset=utf-8")

@@ -1,4 +1,8 @@
-"""/healthz: the health check for probes, 200 or 503, with nothing secret."""
+"""/healthz and /livez: the probes, with nothing secret.
+
+/healthz is the readiness probe (200 or 503, after the database's checks);
+/livez the liveness probe, which never touches the database.
+"""
 
 import socket
 
@@ -92,3 +96,29 @@ def test_a_burst_of_probes_costs_one_check(client, monkeypatch):
 
     assert statuses == {200}
     assert len(calls) == 1
+
+
+def test_livez_is_200_without_touching_the_database(
+    client, database_down, django_assert_num_queries
+):
+    with django_assert_num_queries(0):
+        response = client.get("/livez")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert response.content == b"ok\n"
+    assert "no-cache" in response["Cache-Control"]
+
+
+def test_livez_needs_no_database_access_at_all(client):
+    # No db fixture: pytest-django fails any query, even a connection.
+    assert client.get("/livez").status_code == 200
+    assert client.head("/livez").status_code == 200
+    assert client.post("/livez").status_code == 405
+
+
+def test_probes_are_exempt_from_the_https_redirect(client, settings):
+    settings.SECURE_SSL_REDIRECT = True
+
+    assert client.get("/livez").status_code == 200
+    assert client.get("/admin/").status_code == 301
