@@ -66,3 +66,29 @@ def test_database_enforcement_migrations_reverse_cleanly(as_owner):
     call_command("migrate", verbosity=0)
     assert set(foreign_key_actions().values()) == {"c"}
     assert row_security() == (True, True)
+
+
+def created_index() -> tuple[str, bool] | None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_get_indexdef(indexrelid), indisvalid FROM pg_index "
+            "WHERE indexrelid = to_regclass('task_created_idx')"
+        )
+        return cursor.fetchone()
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_concurrent_index_build_is_rebuilt_by_the_next_migrate(as_owner):
+    call_command("migrate", "tasks", "0003", verbosity=0)
+    assert created_index() is None
+    # What a build cancelled halfway leaves: an index of that name, not the
+    # one the migration makes (PostgreSQL would also mark it INVALID).
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE INDEX task_created_idx ON tasks_task (title)")
+
+    call_command("migrate", verbosity=0)
+
+    definition, valid = created_index()
+    assert definition.endswith("USING btree (created_at DESC, id DESC)")
+    assert valid
