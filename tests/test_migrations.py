@@ -107,7 +107,10 @@ def migrated_schema() -> dict[str, list]:
         cursor.execute(
             "SELECT conrelid::regclass::text, conname, contype::text, "
             "pg_get_constraintdef(oid), convalidated, condeferrable, condeferred "
+            # PostgreSQL 18 also lists NOT NULL as constraints ('n'); the
+            # snapshot comes from 15, and columns are not what changed.
             "FROM pg_constraint WHERE connamespace = 'public'::regnamespace "
+            "AND contype <> 'n' "
             "AND (conrelid::regclass::text LIKE 'tasks\\_%%' "
             "OR conrelid::regclass::text LIKE 'accounts\\_%%' "
             "OR confrelid = 'accounts_user'::regclass)"
