@@ -1,7 +1,8 @@
 """System checks for database settings that bite only in production.
 
 Run by every manage.py command; ``manage.py check --deploy --fail-level
-WARNING`` passes for the production settings documented in docs/neon.md.
+WARNING`` passes for the production settings documented in docs/neon.md
+once their placeholder secret key is replaced (E002 refuses it).
 """
 
 from __future__ import annotations
@@ -13,6 +14,25 @@ from django.core.exceptions import ImproperlyConfigured
 MISSING_SECRET_KEY = (
     "DJANGO_SECRET_KEY is not set; it is required when DJANGO_DEBUG is off "
     "(set DJANGO_DEBUG=true for local development)."
+)
+
+# Keys published in this repository: docs/neon.md's example, the test
+# suite's and the development default. Anyone can read them, so a server
+# signing sessions with one signs them for everyone.
+# tests/operations/test_operations_settings.py checks that every
+# DJANGO_SECRET_KEY=... in the docs, README.md, .env.example and scripts/
+# is listed here.
+PLACEHOLDER_SECRET_KEYS = frozenset(
+    {
+        "replace-with-50-or-more-random-characters-from-secrets-token-urlsafe",
+        "insecure-test-only-secret-key-0123456789abcdef",
+        "django-insecure-development-key-do-not-use-in-production",
+    }
+)
+PLACEHOLDER_SECRET_KEY = (
+    "DJANGO_SECRET_KEY is an example published in this project's docs; "
+    'generate one with: python -c "import secrets; '
+    'print(secrets.token_urlsafe(50))"'
 )
 
 LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
@@ -109,6 +129,8 @@ def require_secret_key() -> None:
 
 @register(Tags.security, deploy=True)
 def check_secret_key(app_configs=None, **kwargs):
-    if secret_key_is_set():
-        return []
-    return [Error(MISSING_SECRET_KEY, id="todoproject.E001")]
+    if not secret_key_is_set():
+        return [Error(MISSING_SECRET_KEY, id="todoproject.E001")]
+    if settings.SECRET_KEY.strip() in PLACEHOLDER_SECRET_KEYS:
+        return [Error(PLACEHOLDER_SECRET_KEY, id="todoproject.E002")]
+    return []

@@ -83,6 +83,11 @@ app_url="$(python scripts/pg_role.py "$admin_url" --role "$role" --database "$db
 echo "==> makemigrations --check"
 DATABASE_URL="$admin_url" python manage.py makemigrations --check --dry-run
 
+echo "==> squawk on the SQL of every migration"
+# Findings accepted on purpose are listed, with reasons, in
+# ops/squawk/acknowledged.toml.
+DATABASE_URL="$admin_url" python scripts/squawk_migrations.py
+
 # The admin's end-to-end test drives Debian's headless Chromium.
 bash scripts/browser.sh
 

@@ -2,11 +2,13 @@
 
 import logging
 import re
+import secrets
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
+from operations.checks import PLACEHOLDER_SECRET_KEY, PLACEHOLDER_SECRET_KEYS
 from tests.utils import manage_py
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,13 +23,58 @@ def production_env() -> dict[str, str]:
     return dict(line.split("=", 1) for line in block.strip().splitlines())
 
 
-def test_documented_production_settings_pass_the_deploy_checks():
+def test_documented_production_settings_pass_the_deploy_checks_with_a_real_key():
+    env = {**production_env(), "DJANGO_SECRET_KEY": secrets.token_urlsafe(50)}
+
+    result = manage_py("check", "--deploy", "--fail-level", "WARNING", **env)
+
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_the_documented_placeholder_key_fails_the_deploy_check():
     result = manage_py(
         "check", "--deploy", "--fail-level", "WARNING", **production_env()
     )
 
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "todoproject." in line]
+    assert errors == [f"?: (todoproject.E002) {PLACEHOLDER_SECRET_KEY}"]
+
+
+def test_a_placeholder_key_only_fails_the_deploy_check():
+    result = manage_py("check", **production_env())
+
     assert result.returncode == 0, result.stderr
-    assert "no issues" in result.stdout
+
+
+def published_secret_keys() -> set[str]:
+    """Return every DJANGO_SECRET_KEY value written in the docs and examples."""
+    files = [
+        ROOT / "README.md",
+        ROOT / ".env.example",
+        *(ROOT / "docs").glob("*.md"),
+        *(ROOT / "scripts").glob("*.sh"),
+    ]
+    keys = set()
+    for path in files:
+        for value in re.findall(
+            r"DJANGO_SECRET_KEY=[\"']?(?:\$\{DJANGO_SECRET_KEY:-)?([^\s\"'}]*)",
+            path.read_text(),
+        ):
+            keys.add(value)
+    return keys - {"", "$DJANGO_SECRET_KEY"}
+
+
+def test_every_published_secret_key_is_refused():
+    published = published_secret_keys()
+
+    assert "replace-with-50-or-more-random-characters-from-secrets-token-urlsafe" in (
+        published
+    )
+    assert published <= PLACEHOLDER_SECRET_KEYS, sorted(
+        published - PLACEHOLDER_SECRET_KEYS
+    )
 
 
 def test_every_variable_in_the_docs_is_in_env_example():
