@@ -215,15 +215,21 @@ def _prefix_statements(execute, sql, params, many, context):
 def _refuse_another_user(stack: list[_Frame], scope: Scope) -> None:
     """Raise ScopeConflict when `scope` would switch from one user to another.
 
-    Any user's scope still open on the connection counts, however deep: a
-    system scope entered inside a user's request does not make room for
-    another user. Narrowing is allowed (a user's scope inside the system's,
+    Any user's scope still open in this thread counts, however deep and on
+    whichever connection (a read routed to a replica included): a system
+    scope entered inside a user's request does not make room for another
+    user. Narrowing is allowed (a user's scope inside the system's,
     as seeding does, or inside a staff member's in the admin), and so are
     the system and staff scopes entered explicitly by trusted code.
     """
     if scope.user_id is None or scope.staff:
         return
-    for frame in stack:
+    frames = [
+        frame
+        for connection in connections.all(initialized_only=True)
+        for frame in _stack(connection)
+    ]
+    for frame in [*stack, *frames]:
         held = frame.scope
         if (
             held.user_id is not None

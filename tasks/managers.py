@@ -6,17 +6,41 @@ from typing import TYPE_CHECKING
 from django.db import connections, models
 
 from ownership.scope import acting_as, holding
+from replicas.router import note_write, read_alias, read_or_fall_back, reading_from
 
 if TYPE_CHECKING:
     from accounts.models import User
 
 
-def _as_bound_owner(method):
-    """Run a database-touching QuerySet method as the owner bound by for_owner().
+def _bound_read(method):
+    """Run a reading QuerySet method as the owner bound by for_owner().
 
     Each statement carries the acting user itself (``atomic=False``), so a
-    bound query costs no extra round trip; methods that need a transaction
-    (``delete()``, ``get_or_create()``, ...) still open their own.
+    bound query costs no extra round trip. With replicas configured, the
+    read goes to one that has replayed the owner's last write, else to the
+    primary (replicas/router.py).
+    """
+
+    @wraps(method)
+    def scoped(self, *args, **kwargs):
+        if self._owner is None:
+            return method(self, *args, **kwargs)
+
+        def read(alias):
+            with acting_as(self._owner, using=alias, atomic=False):
+                return method(self, *args, **kwargs)
+
+        return read_or_fall_back(self._owner, read)
+
+    return scoped
+
+
+def _bound_write(method):
+    """Run a writing QuerySet method as the bound owner, on the primary.
+
+    Methods that need a transaction (``delete()``, ``get_or_create()``,
+    ...) still open their own. With replicas configured, the primary's WAL
+    position is remembered for the owner once the write commits.
     """
 
     @wraps(method)
@@ -24,7 +48,9 @@ def _as_bound_owner(method):
         if self._owner is None:
             return method(self, *args, **kwargs)
         with acting_as(self._owner, using=self.db, atomic=False):
-            return method(self, *args, **kwargs)
+            result = method(self, *args, **kwargs)
+        note_write(self._owner, self.db)
+        return result
 
     return scoped
 
@@ -74,22 +100,26 @@ class TaskQuerySet(models.QuerySet):
         if self._owner is None:
             super()._fetch_all()
             return
-        with acting_as(self._owner, using=self.db, atomic=False):
-            super()._fetch_all()
 
-    count = _as_bound_owner(models.QuerySet.count)
-    exists = _as_bound_owner(models.QuerySet.exists)
-    contains = _as_bound_owner(models.QuerySet.contains)
-    aggregate = _as_bound_owner(models.QuerySet.aggregate)
-    explain = _as_bound_owner(models.QuerySet.explain)
-    update = _as_bound_owner(models.QuerySet.update)
-    delete = _as_bound_owner(models.QuerySet.delete)
-    create = _as_bound_owner(models.QuerySet.create)
-    get_or_create = _as_bound_owner(models.QuerySet.get_or_create)
-    update_or_create = _as_bound_owner(models.QuerySet.update_or_create)
-    bulk_create = _as_bound_owner(models.QuerySet.bulk_create)
-    bulk_update = _as_bound_owner(models.QuerySet.bulk_update)
-    in_bulk = _as_bound_owner(models.QuerySet.in_bulk)
+        def read(alias):
+            with acting_as(self._owner, using=alias, atomic=False):
+                super(TaskQuerySet, self)._fetch_all()
+
+        read_or_fall_back(self._owner, read)
+
+    count = _bound_read(models.QuerySet.count)
+    exists = _bound_read(models.QuerySet.exists)
+    contains = _bound_read(models.QuerySet.contains)
+    aggregate = _bound_read(models.QuerySet.aggregate)
+    explain = _bound_read(models.QuerySet.explain)
+    in_bulk = _bound_read(models.QuerySet.in_bulk)
+    update = _bound_write(models.QuerySet.update)
+    delete = _bound_write(models.QuerySet.delete)
+    create = _bound_write(models.QuerySet.create)
+    get_or_create = _bound_write(models.QuerySet.get_or_create)
+    update_or_create = _bound_write(models.QuerySet.update_or_create)
+    bulk_create = _bound_write(models.QuerySet.bulk_create)
+    bulk_update = _bound_write(models.QuerySet.bulk_update)
 
     def iterator(self, chunk_size=None):
         rows = super().iterator(chunk_size)
@@ -109,8 +139,13 @@ class TaskQuerySet(models.QuerySet):
         # HOLD in a transaction of its own, which computes every row, and a
         # client-side one has every row by then. Holding the scope across
         # yields would leave it in force for whatever the caller runs
-        # between rows.
-        with acting_as(self._owner, using=self.db, atomic=False):
+        # between rows. The first row also fixes the connection: a replica
+        # that has replayed the owner's writes, or the primary.
+        alias = read_alias(self._owner)
+        with (
+            reading_from(alias),
+            acting_as(self._owner, using=alias, atomic=False),
+        ):
             first = next(rows, _END)
         if first is _END:
             return

@@ -20,6 +20,7 @@ from django.db.models import Count
 from django.db.models.deletion import Collector
 
 from ownership.scope import acting_as
+from replicas.router import note_write
 
 from . import sql
 from .models import Task
@@ -101,6 +102,7 @@ def create_task(owner: User, *, title: str, description: str = "") -> Task:
     _clean(task)
     with acting_as(owner, atomic=False):
         task.save(force_insert=True)
+    note_write(owner)
     return task
 
 
@@ -173,6 +175,7 @@ def update_task(owner: User, task_id: int, **changes: Any) -> Task:
     task = sql.update_returning(owner, pk, cleaned, using=router.db_for_write(Task))
     if task is None:
         raise _not_found(task_id)
+    note_write(owner)
     return task
 
 
@@ -184,7 +187,9 @@ def delete_task(owner: User, task_id: int) -> None:
         # Nothing to cascade and no delete signals to send: the one DELETE
         # that QuerySet.delete() would issue, without its BEGIN and COMMIT.
         deleted = sql.delete_one(owner, pk, using=using)
+        note_write(owner, using)
     else:
+        # A bound delete(): it remembers the write itself.
         deleted, _ = Task.objects.for_owner(owner).filter(pk=pk).delete()
     if not deleted:
         raise _not_found(task_id)
@@ -202,4 +207,5 @@ def toggle_complete(owner: User, task_id: int) -> Task:
     )
     if task is None:
         raise _not_found(task_id)
+    note_write(owner)
     return task

@@ -216,6 +216,36 @@ if _default_db["ENGINE"] == POSTGRESQL:
 
 DATABASES = {"default": _default_db}
 
+# Hot standbys of the primary (comma-separated URLs, same roles: the runtime
+# role): one alias each, replica_1, replica_2, ..., and a router that sends a
+# user's task reads there once the standby has replayed that user's last
+# write (replicas/router.py). Unset: the primary alone.
+DATABASE_REPLICAS = []
+for _number, _url in enumerate(env_list("DATABASE_REPLICA_URLS"), 1):
+    if _default_db["ENGINE"] != POSTGRESQL:
+        raise ImproperlyConfigured(
+            "DATABASE_REPLICA_URLS needs a PostgreSQL DATABASE_URL (streaming "
+            "replicas of it)."
+        )
+    _replica = database_from_url("DATABASE_REPLICA_URLS", _url)
+    # Like the primary's connection handling, and never a test database of
+    # its own: in tests a replica is the primary's standby.
+    _replica.update(
+        {
+            key: value
+            for key, value in _default_db.items()
+            if key.isupper()
+            and key not in ("NAME", "USER", "PASSWORD", "HOST", "PORT", "ENGINE")
+        },
+        TEST={"MIRROR": "default"},
+    )
+    DATABASES[f"replica_{_number}"] = _replica
+    DATABASE_REPLICAS.append(f"replica_{_number}")
+if DATABASE_REPLICAS:
+    DATABASE_ROUTERS = ["replicas.router.ReplicaRouter"]
+# Seconds a replica may lag before reads leave it out for a while.
+DATABASE_REPLICA_MAX_LAG = env_int("DATABASE_REPLICA_MAX_LAG", 30, minimum=1)
+
 # The role that serves requests on PostgreSQL: it owns nothing, and
 # `migrate` (run as the owner) creates it when missing, as NOLOGIN, and
 # grants it exactly the privileges the application needs. The web process

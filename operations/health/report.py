@@ -41,6 +41,34 @@ class Check:
         return data
 
 
+@dataclass(frozen=True)
+class ReplicaStatus:
+    """What one streaming replica reported: reachable, replaying, its lag."""
+
+    alias: str
+    status: Status
+    detail: str
+    reachable: bool
+    replaying: bool | None = None
+    lag_bytes: int | None = None
+    lag_seconds: float | None = None
+
+    def as_dict(self, *, details: bool = True) -> dict[str, Any]:
+        data = {
+            "alias": self.alias,
+            "status": str(self.status),
+            "reachable": self.reachable,
+            "replaying": self.replaying,
+            "lag_bytes": self.lag_bytes,
+            "lag_seconds": (
+                None if self.lag_seconds is None else round(self.lag_seconds, 3)
+            ),
+        }
+        if details:
+            data["detail"] = self.detail
+        return data
+
+
 @dataclass
 class Report:
     """What the checks of one database found."""
@@ -50,6 +78,8 @@ class Report:
     embedded: bool
     server_version: str | None = None
     checks: list[Check] = field(default_factory=list)
+    # The streaming replicas of a primary (replicas/router.py), if any.
+    replicas: list[ReplicaStatus] = field(default_factory=list)
 
     @property
     def failures(self) -> list[Check]:
@@ -57,12 +87,19 @@ class Report:
 
     @property
     def status(self) -> Status:
-        """Return the worst status of the checks."""
-        return max(
+        """Return the worst status of the checks.
+
+        A replica's failure is a warning for the service as a whole: reads
+        fall back to the primary or another replica.
+        """
+        worst = max(
             (check.status for check in self.checks),
             key=_SEVERITY.__getitem__,
             default=Status.FAIL,
         )
+        if worst == Status.OK and any(r.status != Status.OK for r in self.replicas):
+            return Status.WARN
+        return worst
 
     @property
     def exit_code(self) -> int:
@@ -99,6 +136,7 @@ class Report:
                 "embedded": self.embedded,
             },
             "checks": [check.as_dict(details=details) for check in self.checks],
+            "replicas": [replica.as_dict(details=details) for replica in self.replicas],
         }
         if details:
             data["database"]["alias"] = self.alias

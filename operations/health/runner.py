@@ -37,6 +37,7 @@ from .checks import (
     describe_connect_error,
     first_line,
 )
+from .replicas import replica_statuses
 from .report import UNREACHABLE, Check, Report, Status
 
 DEFAULT_TIMEOUT = 5.0
@@ -68,6 +69,8 @@ def run_checks(
         embedded=settings.EMBEDDED_DATABASE,
     )
     _Run(report, settings_dict, timeout, allow_privileged_role).run()
+    if alias == DEFAULT_DB_ALIAS and report.vendor == "postgresql":
+        report.replicas = replica_statuses(alias, timeout)
     return report
 
 

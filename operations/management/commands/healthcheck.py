@@ -136,15 +136,27 @@ class Command(BaseCommand):
             Status.WARN: self.style.WARNING,
             Status.FAIL: self.style.ERROR,
         }
-        width = max(len(check.name) for check in report.checks)
+        width = max(
+            [len(check.name) for check in report.checks]
+            + [len(replica.alias) for replica in report.replicas]
+        )
         for check in report.checks:
             label = "FAIL" if check.status == Status.FAIL else str(check.status)
             status = styles[check.status](f"{label:<4}")
             self.stdout.write(
                 f"{check.name:<{width}}  {status}  {check.ms:8.1f} ms  {check.detail}"
             )
+        for replica in report.replicas:
+            label = "FAIL" if replica.status == Status.FAIL else str(replica.status)
+            status = styles[replica.status](f"{label:<4}")
+            lag = "" if replica.lag_bytes is None else f", {replica.lag_bytes:,} bytes"
+            self.stdout.write(
+                f"{replica.alias:<{width}}  {status}  replica      "
+                f"{replica.detail}{lag}"
+            )
         if report.healthy:
             warnings = sum(check.status == Status.WARN for check in report.checks)
+            warnings += sum(r.status != Status.OK for r in report.replicas)
             summary = "healthy"
             if warnings:
                 summary += f" ({warnings} warning{'s' if warnings > 1 else ''})"

@@ -1,0 +1,284 @@
+"""Reads routed to a real hot standby, and never staler than one's own writes.
+
+A throwaway primary of this module's own, migrated by its owner, and a
+streaming standby of it made with pg_basebackup are the application's
+``default`` and ``replica_1`` databases, both as the runtime role. Routing
+is observed by what the standby has and has not replayed: replay is paused
+with ``pg_wal_replay_pause()``, and rows written on the primary behind the
+application's back show which server answered.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+
+import dj_database_url
+import psycopg
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.core.management import call_command
+from django.db import connections, transaction
+from django.http import HttpResponse
+from django.test import RequestFactory
+
+from accounts.models import User
+from embedded_pg.cluster import throwaway
+from ownership.middleware import ActingUserMiddleware
+from ownership.scope import ScopeConflict
+from replicas import router
+from tasks import services
+from tests.utils import default_database
+
+pytestmark = pytest.mark.postgresql
+
+OWNER, OWNER_PASSWORD, DATABASE = "routing_owner", "routing-owner-pw", "routing"
+RUNTIME_PASSWORD = "routing-runtime-pw"
+
+
+def settings_for(cluster, *, owner: bool = False) -> dict:
+    role, password = (
+        (OWNER, OWNER_PASSWORD)
+        if owner
+        else (settings.DATABASE_RUNTIME_ROLE, RUNTIME_PASSWORD)
+    )
+    db = dj_database_url.parse(
+        f"postgres://{role}:{password}@{cluster.host}:{cluster.port}/{DATABASE}"
+    )
+    db.update(CONN_MAX_AGE=0)
+    db.setdefault("OPTIONS", {})["connect_timeout"] = 2
+    return connections.configure_settings({"default": db})["default"]
+
+
+@pytest.fixture(scope="module")
+def primary(django_db_blocker):
+    with throwaway() as cluster:
+        with psycopg.connect(cluster.url(), autocommit=True) as conn:
+            conn.execute(f"CREATE ROLE {OWNER} LOGIN PASSWORD '{OWNER_PASSWORD}'")
+            conn.execute(f"CREATE DATABASE {DATABASE} OWNER {OWNER}")
+            conn.execute(
+                f"CREATE ROLE {settings.DATABASE_RUNTIME_ROLE} LOGIN "
+                f"PASSWORD '{RUNTIME_PASSWORD}'"
+            )
+        with (
+            django_db_blocker.unblock(),
+            default_database(settings_for(cluster, owner=True)),
+        ):
+            call_command("migrate", verbosity=0)
+            for name in ("alice", "bob"):
+                User.objects.create_user(name, f"{name}@example.com", "pw-123456")
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def standby(primary):
+    with primary.standby() as standby:
+        yield standby
+
+
+@contextmanager
+def replica_alias(settings_dict):
+    connections.settings["replica_1"] = settings_dict
+    try:
+        yield
+    finally:
+        connections["replica_1"].close()
+        del connections["replica_1"]
+        del connections.settings["replica_1"]
+
+
+@pytest.fixture
+def routed(primary, standby, django_db_blocker, settings, monkeypatch):
+    """The primary as default, the standby as replica_1, routing on."""
+    settings.DATABASE_REPLICAS = ["replica_1"]
+    settings.DATABASE_ROUTERS = ["replicas.router.ReplicaRouter"]
+    monkeypatch.setattr(router, "REPLAY_CHECK_SECONDS", 0)
+    monkeypatch.setattr(router, "_state", {})
+    cache.clear()
+    with (
+        django_db_blocker.unblock(),
+        default_database(settings_for(primary)),
+        replica_alias(settings_for(standby)),
+    ):
+        alice = User.objects.get(username="alice")
+        bob = User.objects.get(username="bob")
+        yield alice, bob
+    resume(standby)
+
+
+def pause(standby):
+    with psycopg.connect(standby.url(DATABASE), autocommit=True) as conn:
+        conn.execute("SELECT pg_wal_replay_pause()")
+
+
+def resume(standby):
+    with psycopg.connect(standby.url(DATABASE), autocommit=True) as conn:
+        conn.execute("SELECT pg_wal_replay_resume()")
+
+
+def caught_up(primary, standby):
+    """Wait until the standby has replayed everything the primary wrote."""
+    with psycopg.connect(primary.url(DATABASE), autocommit=True) as conn:
+        (target,) = conn.execute("SELECT pg_current_wal_insert_lsn()").fetchone()
+    with psycopg.connect(standby.url(DATABASE), autocommit=True) as conn:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            (done,) = conn.execute(
+                "SELECT pg_last_wal_replay_lsn() >= %s", [target]
+            ).fetchone()
+            if done:
+                return
+            time.sleep(0.05)
+    pytest.fail("the standby did not catch up within 20 s")
+
+
+def behind_the_back(primary, owner, title):
+    """Add a task on the primary that no service call knows of."""
+    with psycopg.connect(primary.url(DATABASE), autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO tasks_task (title, description, completed, created_at, "
+            "updated_at, owner_id) VALUES (%s, '', false, now(), now(), %s)",
+            [title, owner.pk],
+        )
+
+
+def titles(owner):
+    return {task.title for task in services.get_tasks(owner)}
+
+
+def test_a_user_who_wrote_nothing_reads_from_the_standby(routed, primary, standby):
+    _, bob = routed
+    behind_the_back(primary, bob, "replayed")
+    caught_up(primary, standby)
+    pause(standby)
+
+    behind_the_back(primary, bob, "only on the primary")
+
+    seen = titles(bob)
+    assert "replayed" in seen
+    assert "only on the primary" not in seen
+    with transaction.atomic():
+        # Reads inside a transaction go to the primary.
+        assert "only on the primary" in titles(bob)
+
+
+def test_a_writer_always_reads_their_own_write(routed, primary, standby):
+    alice, bob = routed
+    caught_up(primary, standby)
+    pause(standby)
+    behind_the_back(primary, bob, "bob's, unreplayed")
+
+    created = services.create_task(alice, title="written while replay is paused")
+    renamed = services.update_task(alice, created.pk, title="renamed, still paused")
+
+    assert "renamed, still paused" in titles(alice)
+    assert services.get_task(alice, created.pk) == renamed
+    assert services.count_tasks(alice).open >= 1
+    # Another user's reads still come from the standby.
+    assert "bob's, unreplayed" not in titles(bob)
+
+
+def test_once_replayed_the_writers_reads_go_back_to_the_standby(
+    routed, primary, standby
+):
+    alice, _ = routed
+    services.create_task(alice, title="to be replayed")
+    caught_up(primary, standby)
+    pause(standby)
+
+    behind_the_back(primary, alice, "alice's, behind the back")
+
+    assert "to be replayed" in titles(alice)
+    assert "alice's, behind the back" not in titles(alice)
+
+
+def test_a_stopped_standby_costs_no_error_and_one_warning(
+    routed, primary, standby, caplog
+):
+    alice, _ = routed
+    caplog.set_level(logging.WARNING, logger="replicas.router")
+    standby.stop()
+    try:
+        started = time.monotonic()
+        first = titles(alice)
+        second = titles(alice)
+        took = time.monotonic() - started
+    finally:
+        standby.start()
+
+    assert first == second
+    assert took < 3
+    warnings = [r for r in caplog.records if r.name == "replicas.router"]
+    assert len(warnings) == 1
+    assert "replica_1 left out" in warnings[0].getMessage()
+
+
+def test_a_standby_that_comes_back_is_used_again(routed, primary, standby, monkeypatch):
+    alice, _ = routed
+    monkeypatch.setattr(router, "RETRY_SECONDS", 0)
+    standby.stop()
+    try:
+        titles(alice)  # Left out, read from the primary.
+    finally:
+        standby.start()
+    caught_up(primary, standby)
+    pause(standby)
+
+    behind_the_back(primary, alice, "after the comeback")
+
+    seen = titles(alice)
+    assert seen  # The standby answers, with what it has replayed...
+    assert "after the comeback" not in seen  # ...and nothing newer.
+
+
+def test_another_users_read_inside_a_request_is_refused_on_the_standby(routed):
+    alice, bob = routed
+    request = RequestFactory().get("/")
+    request.user = alice
+
+    def view(request):
+        with pytest.raises(ScopeConflict):
+            titles(bob)
+        return HttpResponse(len(titles(alice)))
+
+    assert ActingUserMiddleware(view)(request).status_code == 200
+
+
+def healthcheck_json() -> dict:
+    import json
+    from io import StringIO
+
+    out = StringIO()
+    call_command("healthcheck", "--json", "--timeout", "2", stdout=out)
+    return json.loads(out.getvalue())
+
+
+def test_the_health_check_reports_each_replica(routed, primary, standby):
+    caught_up(primary, standby)
+
+    replicas = healthcheck_json()["replicas"]
+
+    assert [
+        (r["alias"], r["status"], r["reachable"], r["replaying"]) for r in replicas
+    ] == [("replica_1", "ok", True, True)]
+    assert replicas[0]["lag_bytes"] == 0
+    assert replicas[0]["lag_seconds"] == 0
+
+
+def test_a_stopped_replica_is_a_warning_not_a_failure(routed, standby):
+    standby.stop()
+    try:
+        report = healthcheck_json()
+    finally:
+        standby.start()
+
+    assert (report["status"], report["healthy"], report["exit_code"]) == (
+        "warn",
+        True,
+        0,
+    )
+    (replica,) = report["replicas"]
+    assert (replica["status"], replica["reachable"]) == ("fail", False)
+    assert replica["detail"].startswith("unreachable: ")
