@@ -32,6 +32,12 @@ def grant_runtime_role(using: str, role: str | None = None, verbosity: int = 1) 
     )
     history = MigrationRecorder.Migration._meta.db_table
     with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user")
+        if cursor.fetchone()[0] == role:
+            # One role that owns and serves (a benchmark, a quick trial):
+            # nothing to grant, and revoking would strip the owner itself.
+            # The health check fails such a serving role.
+            return
         cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
         if cursor.fetchone() is None:
             # NOLOGIN: a deployment logs in as a member of it (or gives it

@@ -272,8 +272,11 @@ def _scoped(scope: Scope, using: str | None, *, atomic: bool) -> Iterator[None]:
     # Inside an outer transaction the setting made here would outlive this
     # block (it survives RELEASE SAVEPOINT), so put the outer scope back on
     # the way out. On an error the savepoint's rollback undoes it instead.
-    nested = connection.in_atomic_block
-    if not nested:
+    # With autocommit turned off by hand, atomic() neither begins nor
+    # commits: the caller's transaction goes on after the block, so that
+    # is an outer transaction too.
+    nested = connection.in_atomic_block or not connection.get_autocommit()
+    if not connection.in_atomic_block:
         _drop_if_dead(connection)
     outer = stack[-1].scope if stack else NOBODY
     with transaction.atomic(using=alias):

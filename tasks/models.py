@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import ProhibitNullCharactersValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -16,9 +17,17 @@ class Task(models.Model):
     """One thing to do, owned by exactly one user."""
 
     title = models.CharField(
-        _("title"), max_length=TITLE_MAX_LENGTH, validators=[validate_not_blank]
+        _("title"),
+        max_length=TITLE_MAX_LENGTH,
+        # PostgreSQL refuses NUL in text: a validation error, not a DataError.
+        validators=[validate_not_blank, ProhibitNullCharactersValidator()],
     )
-    description = models.TextField(_("description"), blank=True, default="")
+    description = models.TextField(
+        _("description"),
+        blank=True,
+        default="",
+        validators=[ProhibitNullCharactersValidator()],
+    )
     completed = models.BooleanField(_("completed"), default=False)
     created_at = models.DateTimeField(
         _("created at"), default=timezone.now, editable=False

@@ -194,3 +194,27 @@ def test_an_iteration_left_unfinished_leaves_no_scope_behind(user, other_user):
         assert Task.objects.count() == 3
     assert str(current_scope()) == "nobody"
     unfinished.close()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgresql
+def test_a_scope_ends_with_its_block_when_autocommit_is_off(user):
+    def settings_now():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT coalesce(current_setting('todoproject.system', true), ''), "
+                "coalesce(current_setting('todoproject.user_id', true), '')"
+            )
+            return cursor.fetchone()
+
+    connection.set_autocommit(False)
+    try:
+        with system_scope():
+            assert settings_now()[0] == "on"
+        assert settings_now() == ("", "")
+        with acting_as(user):
+            assert settings_now()[1] == str(user.pk)
+        assert settings_now() == ("", "")
+    finally:
+        connection.rollback()
+        connection.set_autocommit(True)

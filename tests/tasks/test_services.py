@@ -311,3 +311,28 @@ def test_a_query_assigned_to_get_tasks_result_is_the_one_evaluated(user):
 def test_only_integers_and_their_digits_are_task_ids(task, user, spell):
     with pytest.raises(Task.DoesNotExist):
         services.get_task(user, spell(task.pk))
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"title": "Buy\x00milk"}, {"description": "two\x00litres"}],
+)
+def test_a_nul_character_is_a_validation_error_and_saves_nothing(task, user, changes):
+    before = snapshot(task)
+
+    with pytest.raises(ValidationError) as refused:
+        services.update_task(user, task.pk, **changes)
+    with pytest.raises(ValidationError):
+        services.create_task(user, **{"title": "ok", **changes})
+
+    assert set(refused.value.message_dict) == set(changes)
+    assert snapshot(task) == before
+    assert len(stored_tasks(owner=user)) == 1
+
+
+@pytest.mark.parametrize("title", ["\u200b", "\u200b \ufeff\u200d", "\u2060\t"])
+def test_a_title_of_invisible_characters_is_blank(user, title):
+    with pytest.raises(ValidationError, match="cannot be blank"):
+        services.create_task(user, title=title)
+
+    assert stored_tasks(owner=user) == []
