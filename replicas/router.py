@@ -116,8 +116,10 @@ def _usable(alias: str, needed: int | None) -> bool:
     now = time.monotonic()
     if state.down_until > now:
         return False
-    fresh = now - state.checked < REPLAY_CHECK_SECONDS
-    if not fresh or (needed is not None and (state.replayed or 0) < needed):
+    # Asked again only when the last answer is older than the check
+    # interval: a writer whose position the replica has not reached yet
+    # reads from the primary meanwhile, at no extra round trip.
+    if now - state.checked >= REPLAY_CHECK_SECONDS:
         try:
             state.replayed, state.lag_seconds = replay_status(alias)
         except DatabaseError as exc:

@@ -282,3 +282,24 @@ def test_a_stopped_replica_is_a_warning_not_a_failure(routed, standby):
     (replica,) = report["replicas"]
     assert (replica["status"], replica["reachable"]) == ("fail", False)
     assert replica["detail"].startswith("unreachable: ")
+
+
+def test_a_read_costs_no_extra_round_trip_once_the_position_is_known(
+    routed, primary, standby, monkeypatch
+):
+    from django.test.utils import CaptureQueriesContext
+
+    _, bob = routed
+    monkeypatch.setattr(router, "REPLAY_CHECK_SECONDS", 60)
+    caught_up(primary, standby)
+    titles(bob)  # Asks the replica where it stands, once.
+
+    with (
+        CaptureQueriesContext(connections["replica_1"]) as on_replica,
+        CaptureQueriesContext(connections["default"]) as on_primary,
+    ):
+        for _ in range(3):
+            titles(bob)
+
+    assert len(on_replica.captured_queries) == 3
+    assert on_primary.captured_queries == []
