@@ -1,6 +1,6 @@
 """The command line of the embedded PostgreSQL (`make run`, `make test`).
 
-    python -m embedded_pg start FOLDER [--port N] [--trust]
+    python -m embedded_pg start FOLDER [--port N] [--trust] [--standby-of URL]
                                        [--watch PID [--temporary]]
     python -m embedded_pg stop FOLDER [--inside ROOT]
     python -m embedded_pg delete FOLDER --inside ROOT
@@ -110,6 +110,12 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="with --watch: delete the folder after stopping",
     )
+    start_parser.add_argument(
+        "--standby-of",
+        metavar="URL",
+        help="a new folder becomes a streaming hot standby of this server "
+        "(a superuser URL), made with pg_basebackup",
+    )
 
     stop_parser = commands.add_parser("stop", help="stop the server")
     stop_parser.add_argument("folder", type=Path, help="the server's folder")
@@ -171,6 +177,7 @@ def main(argv: list[str] | None = None) -> None:
                 trust=args.trust,
                 watched=args.watch,
                 temporary=args.temporary,
+                standby_of=args.standby_of,
             )
             if not server.reused:
                 say(

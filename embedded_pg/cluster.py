@@ -28,7 +28,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from embedded_pg import EmbeddedError, say, shown
 from embedded_pg.binaries import bin_dir, no_wheel
@@ -503,8 +503,14 @@ def start(
     trust: bool = False,
     watched: int | None = None,
     temporary: bool = False,
+    standby_of: str | None = None,
 ) -> Server:
-    """Start (or reuse) the server in `folder`; return how to reach it."""
+    """Start (or reuse) the server in `folder`; return how to reach it.
+
+    With `standby_of` (a superuser URL of a running server), a folder
+    without a cluster gets a streaming hot standby of that server instead
+    of a new cluster; one that has it starts and follows the primary again.
+    """
     folder = folder.absolute()
     binaries = bin_dir()
     account = server_account()
@@ -522,7 +528,10 @@ def start(
                     "PostgreSQL cluster; move it away or delete it with: "
                     "make db-delete"
                 )
-            initialise(folder, account, trust=trust, durable=not temporary)
+            if standby_of:
+                clone(folder, account, standby_of)
+            else:
+                initialise(folder, account, trust=trust, durable=not temporary)
         info = running_server(folder)
         if info is not None:
             info = wait_until_ready(folder, info)
@@ -628,7 +637,7 @@ class Cluster:
         folder = Path(tempfile.mkdtemp(prefix="todoproject-standby-"))
         folder.chmod(0o755)
         try:
-            server = start_standby(self, folder / "pg")
+            server = start(folder / "pg", standby_of=self.url(), temporary=True)
             yield Cluster(HOST, server.port, self.user, self.password, folder / "pg")
         finally:
             with contextlib.suppress(EmbeddedError):
@@ -646,38 +655,43 @@ class Cluster:
             )
 
 
-def start_standby(primary: Cluster, folder: Path, *, port: int = 0) -> Server:
-    """Make `folder` a streaming hot standby of `primary` and start it.
+def clone(folder: Path, account: tuple[int, int] | None, primary_url: str) -> None:
+    """Make FOLDER/data a streaming standby of the server at `primary_url`.
 
     ``pg_basebackup -R`` copies the primary's data and writes the settings
-    that make the copy a standby replaying the primary's WAL over a
+    that make the copy a hot standby replaying the primary's WAL over a
     replication connection (initdb's pg_hba.conf allows those on the
-    loopback). Throwaway: no fsync, like the primary.
+    loopback, with the same authentication as other connections). The
+    standby has the primary's superuser, whose password `folder` keeps too.
     """
-    folder = folder.absolute()
-    account = server_account()
-    make_folder(folder)
-    check_reachable(folder, account)
+    url = urlsplit(primary_url)
     data = data_dir(folder)
+    say(f"copying the primary at {url.hostname}:{url.port} into {shown(data)}")
     try:
-        data.mkdir(mode=0o700)
+        data.mkdir(mode=0o700, exist_ok=True)
         chown(data, account)
+        if url.password:
+            password_file = folder / "superuser.password"
+            password_file.write_text(unquote(url.password) + "\n")
+            password_file.chmod(0o600)
     except OSError as exc:
         raise EmbeddedError(f"cannot create {shown(data)}: {exc.strerror}") from None
     conninfo = (
-        f"host={primary.host} port={primary.port} user={primary.user} "
-        f"password={primary.password} application_name={folder.parent.name}"
+        f"host={url.hostname} port={url.port or 5432} user={unquote(url.username)} "
+        f"application_name={folder.name}"
     )
+    if url.password:
+        conninfo += f" password={unquote(url.password)}"
     result = run_tool(
         "pg_basebackup",
         ["-D", str(data), "-R", "-X", "stream", "-c", "fast", "-d", conninfo],
         account,
-        timeout=120,
+        timeout=300,
     )
     if result.returncode != 0:
+        # Leave no half-made copy that the next start would trip over.
+        shutil.rmtree(data, ignore_errors=True)
         raise EmbeddedError(f"pg_basebackup failed: {last_line(result.stdout)}")
-    pid, port = start_server(folder, account, port, durable=False)
-    return Server(superuser_url(folder, port), port, pid, reused=False)
 
 
 @contextlib.contextmanager

@@ -9,7 +9,10 @@
 # it), on 127.0.0.1:${RUN_PG_PORT:-55432} or a free port when that is taken.
 # The application connects as the plain runtime role todoproject_app, never
 # as the server's superuser. Ctrl-C or SIGTERM stops the development server
-# and then the embedded PostgreSQL.
+# and then the embedded PostgreSQL. RUN_REPLICAS=1 also starts a streaming
+# hot standby of it (in ${RUN_PG_REPLICA_DIR:-var/postgres-replica}, on
+# ${RUN_PG_REPLICA_PORT:-55433}) and reads users' tasks from it
+# (DATABASE_REPLICA_URLS, docs/scaling.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh
@@ -26,12 +29,17 @@ configured_url="$(python scripts/database_url.py)"
 pg_dir="${RUN_PG_DIR:-var/postgres}"
 embedded=""
 server_pid=""
+replica=""
+replica_dir="${RUN_PG_REPLICA_DIR:-$pg_dir-replica}"
 cleanup() {
     local status=$?
     trap - INT TERM
     if [ -n "$server_pid" ]; then
         kill -TERM "$server_pid" 2>/dev/null || true
         wait "$server_pid" 2>/dev/null || true
+    fi
+    if [ -n "$replica" ]; then
+        python -m embedded_pg stop "$replica_dir" || status=1
     fi
     if [ -n "$embedded" ]; then
         python -m embedded_pg stop "$pg_dir" || status=1
@@ -74,6 +82,20 @@ if [ "$status" = 3 ]; then
     echo "    (not seeded: DJANGO_DEBUG is off)"
 elif [ "$status" != 0 ]; then
     exit "$status"
+fi
+
+if [ "${RUN_REPLICAS:-}" = 1 ]; then
+    if [ -z "$embedded" ]; then
+        echo "    (RUN_REPLICAS=1 starts a standby of the embedded PostgreSQL only; set DATABASE_REPLICA_URLS for yours)"
+    else
+        echo "==> hot standby of the embedded PostgreSQL in $replica_dir (RUN_REPLICAS=1)"
+        python -m embedded_pg start "$replica_dir" --standby-of "$admin_url" \
+            --port "${RUN_PG_REPLICA_PORT:-55433}" --watch $$ >/dev/null
+        replica=1
+        DATABASE_REPLICA_URLS="$(python -m embedded_pg url "$replica_dir" \
+            --role todoproject_app --password-file "$pg_dir/app.password" --database todoproject)"
+        export DATABASE_REPLICA_URLS
+    fi
 fi
 
 echo "==> healthcheck"

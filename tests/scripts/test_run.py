@@ -43,7 +43,7 @@ def free_port() -> int:
 class Run:
     """One `bash scripts/run.sh`, its output in a file."""
 
-    def __init__(self, pg_dir: Path, log: Path):
+    def __init__(self, pg_dir: Path, log: Path, **extra: str):
         self.port = free_port()
         self.log = log
         env = {
@@ -57,6 +57,7 @@ class Run:
             RUN_PG_DIR=str(pg_dir),
             RUN_PG_PORT="0",
             RUN_PORT=str(self.port),
+            **extra,
         )
         with log.open("w") as out:
             self.process = subprocess.Popen(
@@ -109,8 +110,8 @@ def pg_dir():
 def runs(tmp_path):
     started = []
 
-    def run(pg_dir: Path) -> Run:
-        started.append(Run(pg_dir, tmp_path / f"run-{len(started)}.log"))
+    def run(pg_dir: Path, **extra: str) -> Run:
+        started.append(Run(pg_dir, tmp_path / f"run-{len(started)}.log", **extra))
         return started[-1]
 
     yield run
@@ -184,3 +185,33 @@ def test_make_run_serves_on_embedded_postgresql_and_keeps_data_across_restarts(
     assert kept == [("survivor@example.org",)]
     assert "creating a PostgreSQL cluster" not in second.output()
     assert second.terminate() != 0
+
+
+@pytest.fixture
+def replica_dir(pg_dir):
+    path = pg_dir.parent / "replica"
+    yield path
+    stop_servers_in(path.parent)
+    embedded("delete", path, "--inside", path.parent)
+
+
+def test_make_run_with_replicas_reads_from_a_streaming_standby(
+    pg_dir, replica_dir, runs
+):
+    run = runs(
+        pg_dir,
+        RUN_REPLICAS="1",
+        RUN_PG_REPLICA_DIR=str(replica_dir),
+        RUN_PG_REPLICA_PORT="0",
+    )
+    status, health = run.healthz()
+
+    assert status == 200, health
+    assert [
+        (r["alias"], r["status"], r["reachable"], r["replaying"])
+        for r in health["replicas"]
+    ] == [("replica_1", "ok", True, True)]
+    assert "hot standby of the embedded PostgreSQL" in run.output()
+    pid = postmaster_pid(replica_dir)
+    assert run.terminate() != 0
+    assert not is_running(pid)
