@@ -1025,6 +1025,9 @@ def render(report: dict) -> str:
             after = report["admin"]["after"][label]
             lines.append(f"| {label} | {before:,} | {after:,} |")
         lines.append("")
+    from bench.replicas import render as render_replicas
+
+    lines += render_replicas(report.get("replicas"))
     for name, plan in report["plans"].items():
         lines += [
             f"Plan of the {name} query: composite index "
@@ -1127,6 +1130,11 @@ def measure(args, started: float, admin_db_url: str, app_url: str, db_url: str):
     report["services"] = time_services(args, admin_db_url, db_url)
     report["services"].append(time_delete_user(args, admin_db_url, db_url))
     report["admin"] = time_admin(args, admin_db_url)
+    if not args.rtt_ms:
+        from bench.replicas import time_replicas
+
+        log("==> read throughput with 0, 1 and 2 streaming replicas")
+        report["replicas"] = time_replicas(args, admin_db_url, db_url)
     report["scaling"] = time_scaling(args, admin_db_url)
     report["scaling_ratio"] = round(
         report["scaling"][0]["list_median_us"]
