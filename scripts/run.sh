@@ -66,7 +66,7 @@ echo "==> migrate"
 python manage.py migrate --noinput
 
 echo "==> seed_sample_data"
-# Idempotent: a second run leaves the same rows. Exit 3: DEBUG is off, and a
+# Only adds what is missing: tasks added or edited by anyone stay. Exit 3: DEBUG is off, and a
 # production-like setup is not seeded by the main job.
 status=0
 python manage.py seed_sample_data || status=$?

@@ -131,6 +131,22 @@ def app_url(pg_dir: Path) -> str:
     return result.stdout.strip()
 
 
+def superuser_url(pg_dir: Path) -> str:
+    """Return the superuser's URL to the application's database."""
+    result = embedded(
+        "url",
+        pg_dir,
+        "--role",
+        "postgres",
+        "--password-file",
+        pg_dir / "superuser.password",
+        "--database",
+        "todoproject",
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
 def test_make_run_serves_on_embedded_postgresql_and_keeps_data_across_restarts(
     pg_dir, runs
 ):
@@ -152,6 +168,18 @@ def test_make_run_serves_on_embedded_postgresql_and_keeps_data_across_restarts(
             "false, true, now())"
         )
     assert role == (False, False)
+    # A newcomer's work in the sample account: a task added, one edited.
+    with psycopg.connect(superuser_url(pg_dir), autocommit=True) as conn:
+        sample = "(SELECT id FROM accounts_user WHERE username = 'sample-0001')"
+        conn.execute(
+            "INSERT INTO tasks_task (title, description, completed, created_at, "
+            f"updated_at, owner_id) VALUES ('Added', '', false, now(), now(), {sample})"
+        )
+        edited = conn.execute(
+            "UPDATE tasks_task SET title = 'Edited' WHERE id = (SELECT min(id) "
+            f"FROM tasks_task WHERE owner_id = {sample}) RETURNING id"
+        ).fetchone()[0]
+        before = conn.execute("SELECT id, title FROM tasks_task ORDER BY id").fetchall()
     # The runtime role of make run owns nothing and cannot lift a policy.
     with (
         psycopg.connect(app_url(pg_dir), autocommit=True) as conn,
@@ -182,5 +210,10 @@ def test_make_run_serves_on_embedded_postgresql_and_keeps_data_across_restarts(
             "SELECT email FROM accounts_user WHERE username = 'survivor'"
         ).fetchall()
     assert kept == [("survivor@example.org",)]
+    with psycopg.connect(superuser_url(pg_dir)) as conn:
+        after = conn.execute("SELECT id, title FROM tasks_task ORDER BY id").fetchall()
+    assert after == before
+    assert (edited, "Edited") in after
+    assert "Added" in [title for _, title in after]
     assert "creating a PostgreSQL cluster" not in second.output()
     assert second.terminate() != 0
