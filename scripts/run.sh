@@ -12,6 +12,29 @@
 # and then the embedded PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+run_host="${RUN_HOST:-127.0.0.1}"
+run_port="${RUN_PORT:-8000}"
+# A taken port is refused before anything else runs: binding as runserver
+# does (SO_REUSEADDR, so a TIME-WAIT is no obstacle).
+if ! "${PYTHON:-python3}" - "$run_host" "$run_port" <<'PY'
+import socket, sys
+host, port = sys.argv[1].strip("[]"), int(sys.argv[2])
+family = socket.AF_INET6 if ":" in host else socket.AF_INET
+with socket.socket(family) as probe:
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        probe.bind((host, port))
+    except OSError as exc:
+        sys.exit(
+            f"error: cannot serve on {sys.argv[1]}:{port}: {exc.strerror.lower()}; "
+            "stop what uses it or choose another port, e.g. RUN_PORT=8001 make run"
+        )
+PY
+then
+    exit 1
+fi
+
 source scripts/venv.sh
 
 # A laptop without a .env gets a development setup rather than an error.
@@ -60,6 +83,9 @@ if [ -z "$configured_url" ]; then
 else
     export TODOPROJECT_EMBEDDED_DB=false
     runtime_url="$(python scripts/database_url.py DATABASE_RUNTIME_URL)"
+    echo "==> database reachable"
+    # One line, in the health check's words, rather than migrate's traceback.
+    python scripts/wait_for_db.py
 fi
 
 echo "==> migrate"
@@ -92,7 +118,7 @@ if [ "$status" != 0 ]; then
     exit 1
 fi
 
-address="${RUN_HOST:-127.0.0.1}:${RUN_PORT:-8000}"
+address="$run_host:$run_port"
 echo "==> serving the admin at http://$address/admin/ (Ctrl-C stops it)"
 # In the background, so that a SIGTERM to this script is handled at once
 # rather than after the server exits.

@@ -20,6 +20,13 @@ from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+# DATABASE_URL set but empty in the environment (not in the env file, whose
+# template has an empty line) is a mistake, typically DATABASE_URL=$(make -s
+# db-url) with the embedded server stopped: it must not quietly mean SQLite.
+_database_url_empty = os.environ.get("DATABASE_URL", None) is not None and not (
+    os.environ["DATABASE_URL"].strip()
+)
+
 # DJANGO_ENV_FILE names another file to read; an empty value reads none.
 _env_file = os.environ.get("DJANGO_ENV_FILE", str(BASE_DIR / ".env"))
 if _env_file:
@@ -167,6 +174,11 @@ WSGI_APPLICATION = "todoproject.wsgi.application"
 # newcomer needs nothing else. SQLite has none of the database-level
 # guarantees described in the README; use PostgreSQL for anything real.
 _database_url = os.environ.get("DATABASE_URL", "").strip()
+if _database_url_empty:
+    raise ImproperlyConfigured(
+        "DATABASE_URL is set but empty (did `make -s db-url` fail? `make run` "
+        "starts the embedded PostgreSQL); unset it to use the SQLite file"
+    )
 if _database_url:
     _default_db = database_from_url("DATABASE_URL", _database_url)
 else:
