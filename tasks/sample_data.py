@@ -208,6 +208,10 @@ class SeedResult:
     tasks_kept: int
     staff_created: str | None
     staff_skipped: str | None
+    # The staff account seeding made at some time, when it still exists,
+    # and whether it still has the sample password.
+    staff_existing: str | None
+    staff_password_kept: bool
     seconds: float
 
     @property
@@ -265,6 +269,7 @@ def seed(
         else:
             written = _bulk_create_tasks(rows, total, using, progress)
         staff_created, staff_skipped = _ensure_staff(User, hashed, using)
+        staff_existing, staff_password_kept = _seeded_staff(User, hashed, using)
     return SeedResult(
         users=len(owners),
         users_created=users_created,
@@ -275,6 +280,8 @@ def seed(
         tasks_kept=kept,
         staff_created=staff_created,
         staff_skipped=staff_skipped,
+        staff_existing=staff_existing if not staff_created else None,
+        staff_password_kept=staff_password_kept,
         seconds=time.perf_counter() - started,
     )
 
@@ -517,3 +524,18 @@ def _ensure_staff(User, password: _Password, using: str):
         is_superuser=True,
     )
     return STAFF_USERNAME, None
+
+
+def _seeded_staff(User, password: _Password, using: str):
+    """Return (the staff account's username, or None; has the password)."""
+    account = (
+        User.objects.using(using)
+        .filter(
+            username=STAFF_USERNAME, email=STAFF_EMAIL, is_staff=True, is_active=True
+        )
+        .values_list("password", flat=True)
+        .first()
+    )
+    if account is None:
+        return None, False
+    return STAFF_USERNAME, password.matches(account)

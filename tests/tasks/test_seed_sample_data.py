@@ -111,7 +111,26 @@ def test_seeding_twice_leaves_the_same_rows():
     assert out.startswith(
         "Seeded 3 sample users (0 new) and 15 sample tasks (0 new) in "
     )
-    assert "staff account" not in out
+    password = sample_data.derived_password(sample_data.DEFAULT_SEED)
+    assert out.splitlines()[-1] == (
+        "Staff account: log in to the admin at /admin/ as admin with the "
+        f"password {password}."
+    )
+
+
+def test_a_changed_staff_password_is_not_printed():
+    seed("--users", "0")
+    with system_scope():
+        admin = User.objects.get(username="admin")
+    admin.set_password("chosen by the newcomer")
+    admin.save()
+
+    _, out, _ = seed("--users", "0")
+
+    assert out.splitlines()[-1] == (
+        "Staff account: log in to the admin at /admin/ as admin with the password "
+        "set for it (manage.py changepassword admin sets another)."
+    )
 
 
 def test_same_seed_gives_the_same_titles_after_reset():
@@ -383,7 +402,11 @@ def test_no_staff_account_when_one_exists():
 
     _, out, _ = seed("--users", "1", "--tasks-per-user", "0")
 
-    assert "staff account" not in out
+    assert "Created the staff account" not in out
+    assert out.splitlines()[-1] == (
+        "Staff account: log in to the admin at /admin/ with yours "
+        "(manage.py createsuperuser makes another)."
+    )
     assert not User.objects.filter(username="admin").exists()
 
 

@@ -168,8 +168,24 @@ class Command(BaseCommand):
                 f"Created the staff account {result.staff_created}: log in to "
                 f"the admin at /admin/ as {result.staff_created} with {told}."
             )
+        elif result.staff_existing and result.staff_password_kept:
+            self.stdout.write(
+                f"Staff account: log in to the admin at /admin/ as "
+                f"{result.staff_existing} with {told}."
+            )
+        elif result.staff_existing:
+            self.stdout.write(
+                f"Staff account: log in to the admin at /admin/ as "
+                f"{result.staff_existing} with the password set for it "
+                f"(manage.py changepassword {result.staff_existing} sets another)."
+            )
         elif result.staff_skipped:
             self.stderr.write(f"Note: {result.staff_skipped}.")
+        else:
+            self.stdout.write(
+                "Staff account: log in to the admin at /admin/ with yours "
+                "(manage.py createsuperuser makes another)."
+            )
 
 
 class Progress:
