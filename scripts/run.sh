@@ -119,7 +119,7 @@ if [ "$status" != 0 ]; then
 fi
 
 address="$run_host:$run_port"
-echo "==> serving the admin at http://$address/admin/ (Ctrl-C stops it)"
+echo "==> serving http://$address/ (the admin: http://$address/admin/; Ctrl-C stops it)"
 # In the background, so that a SIGTERM to this script is handled at once
 # rather than after the server exits.
 python manage.py runserver "$address" &
