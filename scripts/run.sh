@@ -8,8 +8,10 @@
 # (git-ignored, kept across runs and reboots; only `make db-delete` deletes
 # it), on 127.0.0.1:${RUN_PG_PORT:-55432} or a free port when that is taken.
 # The application connects as the plain runtime role todoproject_app, never
-# as the server's superuser. Ctrl-C or SIGTERM stops the development server
-# and then the embedded PostgreSQL.
+# as the server's superuser. Ctrl-C (exit 0) or SIGTERM stops the
+# development server and then the embedded PostgreSQL; so does the end of
+# this script or of its parent, however they end (scripts/leash.py and the
+# embedded server's watcher).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -62,7 +64,9 @@ cleanup() {
     exit "$status"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
+# Ctrl-C is how a developer stops it: a clean stop, exit 0 (and so no
+# "make: *** Error 130").
+trap 'exit 0' INT
 trap 'exit 143' TERM
 
 if [ -z "$configured_url" ]; then
@@ -121,7 +125,9 @@ fi
 address="$run_host:$run_port"
 echo "==> serving http://$address/ (the admin: http://$address/admin/; Ctrl-C stops it)"
 # In the background, so that a SIGTERM to this script is handled at once
-# rather than after the server exits.
-python manage.py runserver "$address" &
+# rather than after the server exits. Leashed to this script and to its
+# parent (make): when either ends, even by kill -9, the server and its
+# autoreloader end too, so that nothing keeps the port.
+python scripts/leash.py "$$,$PPID" -- python manage.py runserver "$address" &
 server_pid=$!
 wait "$server_pid"

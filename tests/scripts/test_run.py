@@ -43,7 +43,7 @@ def free_port() -> int:
 class Run:
     """One `bash scripts/run.sh`, its output in a file."""
 
-    def __init__(self, pg_dir: Path, log: Path):
+    def __init__(self, pg_dir: Path, log: Path, command=("bash", "scripts/run.sh")):
         self.port = free_port()
         self.log = log
         env = {
@@ -60,7 +60,7 @@ class Run:
         )
         with log.open("w") as out:
             self.process = subprocess.Popen(
-                ["bash", "scripts/run.sh"],
+                list(command),
                 cwd=ROOT,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -109,8 +109,8 @@ def pg_dir():
 def runs(tmp_path):
     started = []
 
-    def run(pg_dir: Path) -> Run:
-        started.append(Run(pg_dir, tmp_path / f"run-{len(started)}.log"))
+    def run(pg_dir: Path, command=("bash", "scripts/run.sh")) -> Run:
+        started.append(Run(pg_dir, tmp_path / f"run-{len(started)}.log", command))
         return started[-1]
 
     yield run
@@ -217,3 +217,62 @@ def test_make_run_serves_on_embedded_postgresql_and_keeps_data_across_restarts(
     assert "Added" in [title for _, title in after]
     assert "creating a PostgreSQL cluster" not in second.output()
     assert second.terminate() != 0
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def ends_within(seconds: float, condition) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return condition()
+
+
+def run_sh_pid(make: Run) -> int:
+    import psutil
+
+    (child,) = psutil.Process(make.process.pid).children()
+    return child.pid
+
+
+@pytest.mark.parametrize("killed", ["make", "run.sh", "both"])
+def test_after_a_kill_9_nothing_keeps_a_port_or_a_server(pg_dir, runs, killed):
+    first = runs(pg_dir, ("make", "-s", "run"))
+    assert first.healthz()[0] == 200
+    pid = postmaster_pid(pg_dir)
+    script = run_sh_pid(first)
+
+    if killed in ("make", "both"):
+        os.kill(first.process.pid, signal.SIGKILL)
+    if killed in ("run.sh", "both"):
+        os.kill(script, signal.SIGKILL)
+    first.process.wait()
+
+    assert ends_within(15, lambda: not listening(first.port)), first.output()
+    assert ends_within(15, lambda: not is_running(pid)), first.output()
+    second = runs(pg_dir)
+    assert second.healthz()[0] == 200
+
+
+def test_ctrl_c_stops_cleanly_and_quietly(pg_dir, runs):
+    first = runs(pg_dir, ("make", "-s", "run"))
+    assert first.healthz()[0] == 200
+    pid = postmaster_pid(pg_dir)
+    script = run_sh_pid(first)
+
+    # As a terminal does: SIGINT to the whole foreground process group.
+    os.killpg(first.process.pid, signal.SIGINT)
+    first.process.wait(timeout=60)
+
+    output = first.output()
+    assert "Error" not in output
+    assert "Traceback" not in output
+    assert "==> stopped the embedded PostgreSQL in" in output
+    assert not is_running(pid)
+    assert not listening(first.port)
+    assert not is_running(script)
