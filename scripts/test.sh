@@ -38,8 +38,13 @@ cleanup() {
         bash scripts/pgbouncer.sh stop || true
     fi
     if [ -n "$embedded_dir" ]; then
-        # Its watcher stops the server and deletes the folder.
-        python -m embedded_pg stop "$embedded_dir" || status=1
+        # Its watcher stops the server and deletes the folder; after a
+        # start that failed there is no watcher, and the folder goes here.
+        if python -m embedded_pg stop "$embedded_dir"; then
+            rm -rf "$embedded_dir" 2>/dev/null || true
+        else
+            status=1
+        fi
     fi
     exit "$status"
 }
