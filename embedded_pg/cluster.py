@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from embedded_pg import EmbeddedError, say, shown
+from embedded_pg import CLUSTER_NAME, EmbeddedError, say, shown
 from embedded_pg.binaries import bin_dir, no_wheel
 from embedded_pg.watcher import (
     open_lock,
@@ -480,7 +480,10 @@ def start_server(
             port = chosen
         # TCP on the loopback only: no socket file whose path could be too
         # long or collide with another server's.
-        options = f"-p {port} -c listen_addresses={HOST} -c unix_socket_directories=''"
+        options = (
+            f"-p {port} -c listen_addresses={HOST} -c unix_socket_directories='' "
+            f"-c cluster_name={CLUSTER_NAME}"
+        )
         if not durable:
             options += f" {THROWAWAY_OPTIONS}"
         logged = log.stat().st_size

@@ -156,3 +156,17 @@ def test_an_unwritable_key_folder_is_one_line(tmp_path):
         f"Configuration error: cannot keep the development secret key in "
         f"{blocker / 'key'}: Not a directory; set DJANGO_SECRET_KEY instead"
     ]
+
+
+def test_django_messages_are_logged_once_in_development():
+    result = manage_py(
+        "shell",
+        "--no-imports",
+        "-c",
+        "import logging; "
+        "logging.getLogger('django.utils.autoreload').info('Watching, once')",
+        DJANGO_DEBUG="true",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("Watching, once") == 1

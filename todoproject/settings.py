@@ -351,5 +351,12 @@ LOGGING = {
         }
         # The slow-query log keeps its name, todoproject.slow_query.
         for name in ("todoproject", "operations", "ownership", "tasks", "accounts")
+    }
+    | {
+        # Django's own messages once, in this format: its default handler
+        # (in DEBUG) and the root's would print each twice, runserver's
+        # "Watching for file changes" among them. django.server (the
+        # request log) keeps its own handler.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
