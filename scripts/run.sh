@@ -21,7 +21,10 @@ run_port="${RUN_PORT:-8000}"
 # does (SO_REUSEADDR, so a TIME-WAIT is no obstacle).
 if ! "${PYTHON:-python3}" - "$run_host" "$run_port" <<'PY'
 import socket, sys
-host, port = sys.argv[1].strip("[]"), int(sys.argv[2])
+host = sys.argv[1].strip("[]")
+if not sys.argv[2].isdigit() or not 0 < int(sys.argv[2]) < 65536:
+    sys.exit(f"error: RUN_PORT must be a port number (1 to 65535), got {sys.argv[2]!r}")
+port = int(sys.argv[2])
 family = socket.AF_INET6 if ":" in host else socket.AF_INET
 with socket.socket(family) as probe:
     probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -96,8 +99,8 @@ echo "==> migrate"
 python manage.py migrate --noinput
 
 echo "==> seed_sample_data"
-# Only adds what is missing: tasks added or edited by anyone stay. Exit 3: DEBUG is off, and a
-# production-like setup is not seeded by the main job.
+# Only adds what is missing: tasks added or edited by anyone stay. Exit 3:
+# DEBUG is off, and a production-like setup is not seeded by the main job.
 status=0
 python manage.py seed_sample_data || status=$?
 if [ "$status" = 3 ]; then

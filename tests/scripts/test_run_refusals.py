@@ -97,3 +97,13 @@ def test_db_url_with_the_server_stopped_fails_and_prints_no_url(tmp_path):
     assert result.stderr.splitlines()[0] == (
         f"error: no embedded PostgreSQL runs in {folder}; start it with: make run"
     )
+
+
+def test_make_run_refuses_a_port_that_is_no_number():
+    result = run_sh(DATABASE_URL=UNREACHABLE, RUN_PORT="eighty")
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "error: RUN_PORT must be a port number (1 to 65535), got 'eighty'"
+    ]
