@@ -4,23 +4,25 @@
 
 scripts/run.sh serves through it, leashed to itself and to its parent
 (`make`): when any of them ends, however it ends (a `kill -9` too), the
-command and every process it started get SIGTERM, then SIGKILL after a
-grace period, so that nothing keeps the port. The command runs in a process
-group of its own, which is how its children are found; SIGINT, SIGTERM and
-SIGHUP sent to this process are passed on to that group. The exit status is
-the command's (0 after a SIGINT it handled quietly), or 1 when a leash
-process ended first.
+command and every process it started (runserver's autoreloader and its
+server) get SIGTERM, then SIGKILL after a grace period, so that nothing
+keeps the port. So do they on a SIGTERM or SIGHUP to this process. The
+command stays in the caller's process group: a Ctrl-C on the terminal, or
+a signal to the whole group, reaches it directly, and a SIGINT here is left
+to it. The exit status is the command's (0 after a Ctrl-C it ended
+quietly on), or 1 when a leash process ended first.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -30,50 +32,53 @@ POLL_SECONDS = 0.2
 GRACE_SECONDS = 5.0
 
 
-def end_group(group: int, child: subprocess.Popen) -> None:
-    """SIGTERM the group, then SIGKILL whatever is left after the grace period."""
-    for sig, seconds in ((signal.SIGTERM, GRACE_SECONDS), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(group, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            child.poll()
-            try:
-                os.killpg(group, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.05)
+def end_tree(child: subprocess.Popen) -> None:
+    """SIGTERM `child` and its descendants; SIGKILL what is left after the grace."""
+    try:
+        top = psutil.Process(child.pid)
+        # Listed first: a child whose parent ends is no longer found below it.
+        processes = [top, *top.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.terminate()
+    _, left = psutil.wait_procs(processes, timeout=GRACE_SECONDS)
+    for process in left:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    psutil.wait_procs(left, timeout=5)
+    child.poll()
+
+
+class Stop(Exception):
+    """A SIGTERM or SIGHUP asked this process to end the command."""
 
 
 def main(argv: list[str]) -> int:
     if len(argv) < 3 or argv[1] != "--":
         sys.exit("usage: leash.py PID[,PID...] -- COMMAND [ARG...]")
     pids = [int(pid) for pid in argv[0].split(",") if pid]
-    child = subprocess.Popen(argv[2:], process_group=0)
-    group = child.pid
+    child = subprocess.Popen(argv[2:])
 
-    def forward(signum, frame):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(group, signum)
+    def stop(signum, frame):
+        raise Stop
 
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, forward)
+    # Set after the start, so that the command keeps the default handlers.
+    signal.signal(signal.SIGINT, lambda signum, frame: None)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
     try:
         while child.poll() is None:
             if not all(alive(pid) for pid in pids):
-                end_group(group, child)
+                end_tree(child)
                 return 1
             time.sleep(POLL_SECONDS)
-        # The command is done; a child it left behind is not kept.
-        end_group(group, child)
-    finally:
-        if child.poll() is None:
-            end_group(group, child)
+    except Stop:
+        end_tree(child)
+        return 128 + signal.SIGTERM
     status = child.returncode
-    # runserver ends a Ctrl-C (SIGINT, passed on) quietly; one killed by it
-    # is a clean stop too.
+    # runserver ends a Ctrl-C quietly; one that SIGINT killed stopped too.
     return 0 if status in (-signal.SIGINT, 130) else status
 
 

@@ -240,7 +240,19 @@ def run_sh_pid(make: Run) -> int:
     return child.pid
 
 
-@pytest.mark.parametrize("killed", ["make", "run.sh", "both"])
+def servers_on(port: int) -> list[int]:
+    """Return the pids of runserver processes for `port`."""
+    import psutil
+
+    pids = []
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if "runserver" in cmdline and f"127.0.0.1:{port}" in cmdline:
+            pids.append(process.info["pid"])
+    return pids
+
+
+@pytest.mark.parametrize("killed", ["make", "run.sh", "both", "the group"])
 def test_after_a_kill_9_nothing_keeps_a_port_or_a_server(pg_dir, runs, killed):
     first = runs(pg_dir, ("make", "-s", "run"))
     assert first.healthz()[0] == 200
@@ -251,9 +263,14 @@ def test_after_a_kill_9_nothing_keeps_a_port_or_a_server(pg_dir, runs, killed):
         os.kill(first.process.pid, signal.SIGKILL)
     if killed in ("run.sh", "both"):
         os.kill(script, signal.SIGKILL)
+    if killed == "the group":
+        # Everything the command started in its process group at once, the
+        # leash included.
+        os.killpg(first.process.pid, signal.SIGKILL)
     first.process.wait()
 
     assert ends_within(15, lambda: not listening(first.port)), first.output()
+    assert ends_within(5, lambda: not servers_on(first.port))
     assert ends_within(15, lambda: not is_running(pid)), first.output()
     second = runs(pg_dir)
     assert second.healthz()[0] == 200
@@ -276,3 +293,4 @@ def test_ctrl_c_stops_cleanly_and_quietly(pg_dir, runs):
     assert not is_running(pid)
     assert not listening(first.port)
     assert not is_running(script)
+    assert not servers_on(first.port)
