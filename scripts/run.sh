@@ -8,13 +8,25 @@
 # (git-ignored, kept across runs and reboots; only `make db-delete` deletes
 # it), on 127.0.0.1:${RUN_PG_PORT:-55432} or a free port when that is taken.
 # The application connects as the plain runtime role todoproject_app, never
-# as the server's superuser. Ctrl-C or SIGTERM stops the development server
-# and then the embedded PostgreSQL. RUN_REPLICAS=1 also starts a streaming
-# hot standby of it (in ${RUN_PG_REPLICA_DIR:-var/postgres-replica}, on
+# as the server's superuser. Ctrl-C (exit 0) or SIGTERM stops the
+# development server and then the embedded PostgreSQL; so does the end of
+# this script or of its parent, however they end (scripts/leash.py and the
+# embedded server's watcher).
+# RUN_REPLICAS=1 also starts a streaming hot standby of the embedded
+# PostgreSQL (in ${RUN_PG_REPLICA_DIR:-var/postgres-replica}, on
 # ${RUN_PG_REPLICA_PORT:-55433}) and reads users' tasks from it
 # (DATABASE_REPLICA_URLS, docs/scaling.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+run_host="${RUN_HOST:-127.0.0.1}"
+run_port="${RUN_PORT:-8000}"
+# A taken port is refused before anything else runs: binding as runserver
+# does (SO_REUSEADDR, so a TIME-WAIT is no obstacle).
+if ! "${PYTHON:-python3}" scripts/port_free.py "$run_host" "$run_port"; then
+    exit 1
+fi
+
 source scripts/venv.sh
 
 # A laptop without a .env gets a development setup rather than an error.
@@ -47,7 +59,9 @@ cleanup() {
     exit "$status"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
+# Ctrl-C is how a developer stops it: a clean stop, exit 0 (and so no
+# "make: *** Error 130").
+trap 'exit 0' INT
 trap 'exit 143' TERM
 
 if [ -z "$configured_url" ]; then
@@ -68,14 +82,17 @@ if [ -z "$configured_url" ]; then
 else
     export TODOPROJECT_EMBEDDED_DB=false
     runtime_url="$(python scripts/database_url.py DATABASE_RUNTIME_URL)"
+    echo "==> database reachable"
+    # One line, in the health check's words, rather than migrate's traceback.
+    python scripts/wait_for_db.py
 fi
 
 echo "==> migrate"
 python manage.py migrate --noinput
 
 echo "==> seed_sample_data"
-# Idempotent: a second run leaves the same rows. Exit 3: DEBUG is off, and a
-# production-like setup is not seeded by the main job.
+# Only adds what is missing: tasks added or edited by anyone stay. Exit 3:
+# DEBUG is off, and a production-like setup is not seeded by the main job.
 status=0
 python manage.py seed_sample_data || status=$?
 if [ "$status" = 3 ]; then
@@ -114,10 +131,12 @@ if [ "$status" != 0 ]; then
     exit 1
 fi
 
-address="${RUN_HOST:-127.0.0.1}:${RUN_PORT:-8000}"
-echo "==> serving the admin at http://$address/admin/ (Ctrl-C stops it)"
+address="$run_host:$run_port"
+echo "==> serving http://$address/ (the admin: http://$address/admin/; Ctrl-C stops it)"
 # In the background, so that a SIGTERM to this script is handled at once
-# rather than after the server exits.
-python manage.py runserver "$address" &
+# rather than after the server exits. Leashed to this script and to its
+# parent (make): when either ends, even by kill -9, the server and its
+# autoreloader end too, so that nothing keeps the port.
+python scripts/leash.py "$$,$PPID" -- python manage.py runserver "$address" &
 server_pid=$!
 wait "$server_pid"

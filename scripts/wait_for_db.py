@@ -13,8 +13,11 @@ django.setup()
 from django.db import connection  # noqa: E402
 from django.db.utils import OperationalError  # noqa: E402
 
+from operations.health.checks import describe_connect_error  # noqa: E402
+
 try:
     connection.ensure_connection()
 except OperationalError as exc:
-    reason = str(exc).strip().splitlines()[0]
-    sys.exit(f"error: cannot connect to the database: {reason}")
+    timeout = connection.settings_dict.get("OPTIONS", {}).get("connect_timeout")
+    reason = describe_connect_error(exc, connection.settings_dict, timeout or 0)
+    sys.exit(f"error: cannot reach the database: {reason}")

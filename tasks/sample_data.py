@@ -9,7 +9,15 @@ leave the same users and tasks) and deterministically (the same seed gives
 the same titles), and fast enough for a million tasks.
 
 Sample users are ``sample-0001`` ... with ``@example.com`` addresses; only
-they are ever changed or removed, never a real user.
+they are ever changed or removed, never a real user, and only by
+``reset``. Without it, seeding only adds what is missing: a task someone
+added for a sample user, and any edit of a sample task, stay as they are.
+
+A sample task is recognised without a marker column by its place in time:
+task ``k`` of a sample user was created a fixed, per-user and per-``k``
+number of whole seconds before the user joined. Nothing else has that
+``created_at`` (a task made later through the application is newer than
+its owner), and ``created_at`` cannot be edited.
 """
 
 from __future__ import annotations
@@ -24,8 +32,7 @@ from itertools import islice
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Q
-from django.utils import timezone
+from django.db.models import F, Q
 from django.utils.crypto import salted_hmac
 
 from ownership.scope import system_scope
@@ -196,15 +203,21 @@ class SeedResult:
     users_created: int
     users_removed: int
     tasks: int
+    tasks_created: int
     tasks_removed: int
+    tasks_kept: int
     staff_created: str | None
     staff_skipped: str | None
+    # The staff account seeding made at some time, when it still exists,
+    # and whether it still has the sample password.
+    staff_existing: str | None
+    staff_password_kept: bool
     seconds: float
 
     @property
     def rows(self) -> int:
         """Return the rows written: new users and tasks."""
-        return self.users_created + self.tasks
+        return self.users_created + self.tasks_created
 
 
 Progress = Callable[[int, int], None]
@@ -220,14 +233,16 @@ def seed(
     using: str = DEFAULT_DB_ALIAS,
     progress: Progress | None = None,
 ) -> SeedResult:
-    """Write `users` sample users with `tasks_per_user` tasks each.
+    """Make sample users 1..`users` have `tasks_per_user` sample tasks each.
 
-    The sample users' tasks are replaced by the ones `seed` defines, so a
-    second run with the same arguments leaves the same rows. `reset` first
-    removes every sample user (and with them their tasks), including any
-    beyond `users` from an earlier, larger run. A staff account is made
-    when there is none. `progress(done, total)` hears how many tasks are
-    written. All in one transaction: an error leaves nothing behind.
+    Only what is missing is written: a sample task that exists, edited or
+    not, and every task not made here, are left alone, so a second run
+    with the same arguments writes nothing. `reset` first removes every
+    sample user (and with them all their tasks), including any beyond
+    `users` from an earlier, larger run; it is the one way to start over,
+    or to get another `seed`'s titles. A staff account is made when there
+    is none. `progress(done, total)` hears how many tasks are written. All
+    in one transaction: an error leaves nothing behind.
     """
     validate_sizes(users, tasks_per_user)
     started = time.perf_counter()
@@ -238,25 +253,35 @@ def seed(
         if reset:
             _, removed = User.objects.using(using).filter(sample_users()).delete()
         owners, users_created = _ensure_users(User, users, hashed, using)
-        # Replace, rather than add to, the tasks of an earlier run.
-        _, replaced = Task.objects.using(using).filter(owner_id__in=owners).delete()
-        now = timezone.now()
-        rows = _task_rows(owners, tasks_per_user, seed, now)
-        total = len(owners) * tasks_per_user
+        sample_tasks = Task.objects.using(using).filter(owner_id__in=list(owners))
+        kept = sample_tasks.count()
+        # A sample task was created before its owner joined; a task added
+        # through the application later cannot be.
+        existing = set(
+            sample_tasks.filter(created_at__lt=F("owner__date_joined")).values_list(
+                "owner_id", "created_at"
+            )
+        )
+        rows = _task_rows(owners, tasks_per_user, seed, existing)
+        total = len(owners) * tasks_per_user - len(existing)
         if connections[using].vendor == "postgresql":
             written = _copy_tasks(rows, total, using, progress)
         else:
             written = _bulk_create_tasks(rows, total, using, progress)
         staff_created, staff_skipped = _ensure_staff(User, hashed, using)
+        staff_existing, staff_password_kept = _seeded_staff(User, hashed, using)
     return SeedResult(
         users=len(owners),
         users_created=users_created,
         users_removed=removed.get(User._meta.label, 0),
-        tasks=written,
-        tasks_removed=removed.get(Task._meta.label, 0)
-        + replaced.get(Task._meta.label, 0),
+        tasks=len(owners) * tasks_per_user,
+        tasks_created=written,
+        tasks_removed=removed.get(Task._meta.label, 0),
+        tasks_kept=kept,
         staff_created=staff_created,
         staff_skipped=staff_skipped,
+        staff_existing=staff_existing if not staff_created else None,
+        staff_password_kept=staff_password_kept,
         seconds=time.perf_counter() - started,
     )
 
@@ -285,7 +310,7 @@ class _Password:
 def _ensure_users(User, count: int, password: _Password, using: str):
     """Make sample users 1..`count` exist with `password`.
 
-    Return their ids, in order, and how many were new.
+    Return {id: date joined} in the users' order, and how many were new.
     """
     wanted = {sample_username(number): number for number in range(1, count + 1)}
     existing = {
@@ -316,10 +341,13 @@ def _ensure_users(User, count: int, password: _Password, using: str):
         if username not in existing
     ]
     User.objects.using(using).bulk_create(new, batch_size=1000)
-    ids = dict(
-        User.objects.using(using).filter(sample_users()).values_list("username", "pk")
-    )
-    return [ids[username] for username in wanted], len(new)
+    joined = {
+        username: (pk, date_joined)
+        for username, pk, date_joined in User.objects.using(using)
+        .filter(sample_users())
+        .values_list("username", "pk", "date_joined")
+    }
+    return dict(joined[username] for username in wanted), len(new)
 
 
 def _group_by_hash(users) -> dict[str, list[int]]:
@@ -330,22 +358,44 @@ def _group_by_hash(users) -> dict[str, list[int]]:
 
 
 def _task_rows(
-    owners: list[int], tasks_per_user: int, seed: int, now: datetime
+    owners: dict[int, datetime],
+    tasks_per_user: int,
+    seed: int,
+    existing: set[tuple[int, datetime]],
 ) -> Iterator[tuple]:
     """Yield (title, description, completed, created_at, updated_at, owner_id).
 
     Each user's tasks come from a generator seeded by `seed` and the user's
-    number alone, so they do not depend on how many users are seeded.
+    number alone, so they do not depend on how many users are seeded. The
+    ages come from a generator of their own, without `seed`, so that task
+    ``k`` of a user has the same ``created_at`` whatever the seed: the
+    tasks in `existing` (owner id, created at) are skipped.
     """
-    max_age = int(MAX_AGE.total_seconds())
-    for number, owner_id in enumerate(owners, start=1):
+    for number, (owner_id, joined) in enumerate(owners.items(), start=1):
         rng = random.Random(f"todoproject-sample:{seed}:{number}")
-        for _ in range(tasks_per_user):
+        for age in islice(_ages(number), tasks_per_user):
             title = task_title(rng)
             description = rng.choice(DESCRIPTIONS)
             completed = rng.random() < COMPLETED_SHARE
-            created_at = now - timedelta(seconds=rng.randrange(max_age))
-            yield title, description, completed, created_at, created_at, owner_id
+            created_at = joined - timedelta(seconds=age)
+            if (owner_id, created_at) not in existing:
+                yield title, description, completed, created_at, created_at, owner_id
+
+
+def _ages(number: int) -> Iterator[int]:
+    """Yield distinct ages in whole seconds, 1 to `MAX_AGE`, for user `number`.
+
+    The first ``k`` are the same however many are taken, so a larger
+    ``--tasks-per-user`` adds tasks and keeps the earlier ones.
+    """
+    rng = random.Random(f"todoproject-sample-age:{number}")
+    seen: set[int] = set()
+    max_age = int(MAX_AGE.total_seconds())
+    while True:
+        age = rng.randint(1, max_age)
+        if age not in seen:
+            seen.add(age)
+            yield age
 
 
 TASK_COLUMNS = ("title", "description", "completed", "created_at", "updated_at")
@@ -474,3 +524,18 @@ def _ensure_staff(User, password: _Password, using: str):
         is_superuser=True,
     )
     return STAFF_USERNAME, None
+
+
+def _seeded_staff(User, password: _Password, using: str):
+    """Return (the staff account's username, or None; has the password)."""
+    account = (
+        User.objects.using(using)
+        .filter(
+            username=STAFF_USERNAME, email=STAFF_EMAIL, is_staff=True, is_active=True
+        )
+        .values_list("password", flat=True)
+        .first()
+    )
+    if account is None:
+        return None, False
+    return STAFF_USERNAME, password.matches(account)

@@ -105,3 +105,68 @@ def test_allowed_hosts_come_from_the_environment():
     )
 
     assert result.stdout.strip() == "['todo.example.com', 'api.example.com']"
+
+
+def derived_password(key_file) -> subprocess.CompletedProcess:
+    return manage_py(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from tasks.sample_data import derived_password; print(derived_password(1))",
+        DJANGO_DEBUG="true",
+        DJANGO_DEVELOPMENT_SECRET_KEY_FILE=str(key_file),
+    )
+
+
+def test_development_secret_key_is_made_once_per_checkout(tmp_path):
+    key_file = tmp_path / "var" / "development-secret-key"
+
+    first = derived_password(key_file)
+    again = derived_password(key_file)
+    elsewhere = derived_password(tmp_path / "other-checkout-key")
+
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == again.stdout
+    assert first.stdout != elsewhere.stdout
+    key = key_file.read_text().strip()
+    assert key.startswith("django-insecure-")
+    assert len(key) > 50
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert [path.name for path in key_file.parent.iterdir()] == [key_file.name]
+
+
+def test_no_secret_key_constant_in_the_code():
+    settings_py = (ROOT / "todoproject" / "settings.py").read_text()
+
+    assert "django-insecure-development-key" not in settings_py
+
+
+def test_an_unwritable_key_folder_is_one_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+
+    result = manage_py(
+        "check",
+        DJANGO_DEBUG="true",
+        DJANGO_DEVELOPMENT_SECRET_KEY_FILE=str(blocker / "key"),
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"Configuration error: cannot keep the development secret key in "
+        f"{blocker / 'key'}: Not a directory; set DJANGO_SECRET_KEY instead"
+    ]
+
+
+def test_django_messages_are_logged_once_in_development():
+    result = manage_py(
+        "shell",
+        "--no-imports",
+        "-c",
+        "import logging; "
+        "logging.getLogger('django.utils.autoreload').info('Watching, once')",
+        DJANGO_DEBUG="true",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("Watching, once") == 1

@@ -20,6 +20,13 @@ from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+# DATABASE_URL set but empty in the environment (not in the env file, whose
+# template has an empty line) is a mistake, typically DATABASE_URL=$(make -s
+# db-url) with the embedded server stopped: it must not quietly mean SQLite.
+_database_url_empty = os.environ.get("DATABASE_URL", None) is not None and not (
+    os.environ["DATABASE_URL"].strip()
+)
+
 # DJANGO_ENV_FILE names another file to read; an empty value reads none.
 _env_file = os.environ.get("DJANGO_ENV_FILE", str(BASE_DIR / ".env"))
 if _env_file:
@@ -108,10 +115,47 @@ DEBUG = env_bool("DJANGO_DEBUG", default=False)
 # with one line naming the variable (operations.checks.require_secret_key,
 # called by wsgi.py, asgi.py and runserver; check --deploy reports it too).
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+# Development only, with no key set: one generated once per checkout and kept
+# in this git-ignored file, so sessions and the derived sample and staff
+# password survive restarts but differ between installations.
+DEVELOPMENT_SECRET_KEY_FILE = Path(
+    os.environ.get("DJANGO_DEVELOPMENT_SECRET_KEY_FILE", "")
+    or BASE_DIR / "var" / "development-secret-key"
+)
+
+
+def development_secret_key(path: Path) -> str:
+    """Return the key kept in `path`, generating it on the first call."""
+    from django.core.management.utils import get_random_secret_key
+
+    try:
+        try:
+            return path.read_text().strip()
+        except FileNotFoundError:
+            pass
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(f"django-insecure-{get_random_secret_key()}\n")
+        # A link never replaces: of two processes starting at once, one
+        # key wins, complete, and both read it.
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
+        return path.read_text().strip()
+    except OSError as exc:
+        raise ImproperlyConfigured(
+            f"cannot keep the development secret key in {path}: "
+            f"{exc.strerror}; set DJANGO_SECRET_KEY instead"
+        ) from None
+
+
 if not SECRET_KEY and DEBUG:
-    # Development only: a fixed, obviously insecure key so sessions survive
-    # restarts of the development server.
-    SECRET_KEY = "django-insecure-development-key-do-not-use-in-production"
+    SECRET_KEY = development_secret_key(DEVELOPMENT_SECRET_KEY_FILE)
 
 ALLOWED_HOSTS = env_list(
     "DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else ""
@@ -167,6 +211,11 @@ WSGI_APPLICATION = "todoproject.wsgi.application"
 # newcomer needs nothing else. SQLite has none of the database-level
 # guarantees described in the README; use PostgreSQL for anything real.
 _database_url = os.environ.get("DATABASE_URL", "").strip()
+if _database_url_empty:
+    raise ImproperlyConfigured(
+        "DATABASE_URL is set but empty (did `make -s db-url` fail? `make run` "
+        "starts the embedded PostgreSQL); unset it to use the SQLite file"
+    )
 if _database_url:
     _default_db = database_from_url("DATABASE_URL", _database_url)
 else:
@@ -333,5 +382,12 @@ LOGGING = {
         }
         # The slow-query log keeps its name, todoproject.slow_query.
         for name in ("todoproject", "operations", "ownership", "tasks", "accounts")
+    }
+    | {
+        # Django's own messages once, in this format: its default handler
+        # (in DEBUG) and the root's would print each twice, runserver's
+        # "Watching for file changes" among them. django.server (the
+        # request log) keeps its own handler.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }

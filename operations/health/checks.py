@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.migrations.executor import MigrationExecutor
 
+from embedded_pg import CLUSTER_NAME
+
 from .report import HEALTHY, MIGRATIONS_PENDING, POSTURE_BROKEN, Status
 
 if TYPE_CHECKING:
@@ -39,11 +41,14 @@ def check_round_trip(run: _Run, connection) -> CheckResult:
 def check_postgresql_server(run: _Run, connection) -> CheckResult:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT current_setting('server_version'), current_database(), current_user"
+            "SELECT current_setting('server_version'), current_database(), "
+            "current_user, current_setting('cluster_name')"
         )
-        version, database, role = cursor.fetchone()
+        version, database, role, cluster_name = cursor.fetchone()
     # "15.10 (Debian 15.10-0+deb12u1)": the number is what matters.
     run.report.server_version = version.split()[0]
+    # The project's own server says so, however it is reached.
+    run.report.embedded = run.report.embedded or cluster_name == CLUSTER_NAME
     return _ok(f"PostgreSQL {version}, database {database}, role {role}")
 
 

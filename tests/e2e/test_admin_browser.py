@@ -7,6 +7,7 @@ Screenshots of each step go to results/screenshots/ (git-ignored).
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -22,8 +23,13 @@ from tests.utils import stored_task, stored_tasks
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.browser]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
+# As scripts/browser.sh finds them.
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = (
+    os.environ.get("CHROMEDRIVER")
+    or shutil.which("chromedriver")
+    or "/usr/bin/chromedriver"
+)
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "results" / "screenshots"
 PASSWORD = "correct horse battery staple"
 

@@ -6,12 +6,15 @@ one cluster made once per session rather than running initdb each time.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
 import signal
 import socket
 import subprocess
+import sys
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
@@ -30,6 +33,8 @@ from tests.embedded_pg.embedded import (
 )
 
 pytestmark = pytest.mark.postgresql
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
@@ -403,3 +408,27 @@ def test_host_port_prints_the_urls_host_and_port_with_defaults():
 
     assert given.stdout == "db.example.org 6543\n"
     assert defaults.stdout == "127.0.0.1 5432\n"
+
+
+def test_the_health_check_says_embedded_however_the_server_is_reached(folder):
+    url = start(folder)
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "DATABASE_", "TODOPROJECT_"))
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "healthcheck", "--json"],
+        cwd=ROOT,
+        env={
+            **env,
+            "DJANGO_ENV_FILE": "",
+            "DJANGO_SECRET_KEY": "x" * 50,
+            "DATABASE_URL": url,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert json.loads(result.stdout)["database"]["embedded"] is True, result.stderr

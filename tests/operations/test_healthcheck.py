@@ -16,6 +16,8 @@ from django.core.management import call_command, load_command_class
 from django.core.management.base import CommandError
 from django.db import connection, connections
 
+from embedded_pg import CLUSTER_NAME
+
 SECRET = "s3cret-never-shown"
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,11 +93,16 @@ def expected_healthy_lines():
             "healthy (1 warning)",
         ]
     with connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('server_version'), current_user")
-        version, role = cursor.fetchone()
+        cursor.execute(
+            "SELECT current_setting('server_version'), current_user, "
+            "current_setting('cluster_name')"
+        )
+        version, role, cluster_name = cursor.fetchone()
     where = f"{settings_dict['HOST']}:{settings_dict['PORT'] or 5432}"
+    # make test's own server is the embedded one, and says so.
+    embedded = "embedded" if cluster_name == CLUSTER_NAME else "not embedded"
     return [
-        f"database: PostgreSQL {version.split()[0]}, alias default, not embedded",
+        f"database: PostgreSQL {version.split()[0]}, alias default, {embedded}",
         f"connect       ok  N ms  connected to {where}",
         "round trip    ok  N ms  SELECT 1",
         f"server        ok  N ms  PostgreSQL {version}, database "

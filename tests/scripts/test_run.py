@@ -43,7 +43,9 @@ def free_port() -> int:
 class Run:
     """One `bash scripts/run.sh`, its output in a file."""
 
-    def __init__(self, pg_dir: Path, log: Path, **extra: str):
+    def __init__(
+        self, pg_dir: Path, log: Path, command=("bash", "scripts/run.sh"), **extra: str
+    ):
         self.port = free_port()
         self.log = log
         env = {
@@ -61,7 +63,7 @@ class Run:
         )
         with log.open("w") as out:
             self.process = subprocess.Popen(
-                ["bash", "scripts/run.sh"],
+                list(command),
                 cwd=ROOT,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -110,8 +112,10 @@ def pg_dir():
 def runs(tmp_path):
     started = []
 
-    def run(pg_dir: Path, **extra: str) -> Run:
-        started.append(Run(pg_dir, tmp_path / f"run-{len(started)}.log", **extra))
+    def run(pg_dir: Path, command=("bash", "scripts/run.sh"), **extra: str) -> Run:
+        started.append(
+            Run(pg_dir, tmp_path / f"run-{len(started)}.log", command, **extra)
+        )
         return started[-1]
 
     yield run
@@ -129,6 +133,22 @@ def app_url(pg_dir: Path) -> str:
         text=True,
         check=True,
     )
+    return result.stdout.strip()
+
+
+def superuser_url(pg_dir: Path) -> str:
+    """Return the superuser's URL to the application's database."""
+    result = embedded(
+        "url",
+        pg_dir,
+        "--role",
+        "postgres",
+        "--password-file",
+        pg_dir / "superuser.password",
+        "--database",
+        "todoproject",
+    )
+    assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
 
@@ -153,6 +173,18 @@ def test_make_run_serves_on_embedded_postgresql_and_keeps_data_across_restarts(
             "false, true, now())"
         )
     assert role == (False, False)
+    # A newcomer's work in the sample account: a task added, one edited.
+    with psycopg.connect(superuser_url(pg_dir), autocommit=True) as conn:
+        sample = "(SELECT id FROM accounts_user WHERE username = 'sample-0001')"
+        conn.execute(
+            "INSERT INTO tasks_task (title, description, completed, created_at, "
+            f"updated_at, owner_id) VALUES ('Added', '', false, now(), now(), {sample})"
+        )
+        edited = conn.execute(
+            "UPDATE tasks_task SET title = 'Edited' WHERE id = (SELECT min(id) "
+            f"FROM tasks_task WHERE owner_id = {sample}) RETURNING id"
+        ).fetchone()[0]
+        before = conn.execute("SELECT id, title FROM tasks_task ORDER BY id").fetchall()
     # The runtime role of make run owns nothing and cannot lift a policy.
     with (
         psycopg.connect(app_url(pg_dir), autocommit=True) as conn,
@@ -183,6 +215,11 @@ def test_make_run_serves_on_embedded_postgresql_and_keeps_data_across_restarts(
             "SELECT email FROM accounts_user WHERE username = 'survivor'"
         ).fetchall()
     assert kept == [("survivor@example.org",)]
+    with psycopg.connect(superuser_url(pg_dir)) as conn:
+        after = conn.execute("SELECT id, title FROM tasks_task ORDER BY id").fetchall()
+    assert after == before
+    assert (edited, "Edited") in after
+    assert "Added" in [title for _, title in after]
     assert "creating a PostgreSQL cluster" not in second.output()
     assert second.terminate() != 0
 
@@ -215,3 +252,80 @@ def test_make_run_with_replicas_reads_from_a_streaming_standby(
     pid = postmaster_pid(replica_dir)
     assert run.terminate() != 0
     assert not is_running(pid)
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def ends_within(seconds: float, condition) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return condition()
+
+
+def run_sh_pid(make: Run) -> int:
+    import psutil
+
+    (child,) = psutil.Process(make.process.pid).children()
+    return child.pid
+
+
+def servers_on(port: int) -> list[int]:
+    """Return the pids of runserver processes for `port`."""
+    import psutil
+
+    pids = []
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if "runserver" in cmdline and f"127.0.0.1:{port}" in cmdline:
+            pids.append(process.info["pid"])
+    return pids
+
+
+@pytest.mark.parametrize("killed", ["make", "run.sh", "both", "the group"])
+def test_after_a_kill_9_nothing_keeps_a_port_or_a_server(pg_dir, runs, killed):
+    first = runs(pg_dir, ("make", "-s", "run"))
+    assert first.healthz()[0] == 200
+    pid = postmaster_pid(pg_dir)
+    script = run_sh_pid(first)
+
+    if killed in ("make", "both"):
+        os.kill(first.process.pid, signal.SIGKILL)
+    if killed in ("run.sh", "both"):
+        os.kill(script, signal.SIGKILL)
+    if killed == "the group":
+        # Everything the command started in its process group at once, the
+        # leash included.
+        os.killpg(first.process.pid, signal.SIGKILL)
+    first.process.wait()
+
+    assert ends_within(15, lambda: not listening(first.port)), first.output()
+    assert ends_within(5, lambda: not servers_on(first.port))
+    assert ends_within(15, lambda: not is_running(pid)), first.output()
+    second = runs(pg_dir)
+    assert second.healthz()[0] == 200
+
+
+def test_ctrl_c_stops_cleanly_and_quietly(pg_dir, runs):
+    first = runs(pg_dir, ("make", "-s", "run"))
+    assert first.healthz()[0] == 200
+    pid = postmaster_pid(pg_dir)
+    script = run_sh_pid(first)
+
+    # As a terminal does: SIGINT to the whole foreground process group.
+    os.killpg(first.process.pid, signal.SIGINT)
+    first.process.wait(timeout=60)
+
+    output = first.output()
+    assert "Error" not in output
+    assert "Traceback" not in output
+    assert "==> stopped the embedded PostgreSQL in" in output
+    assert not is_running(pid)
+    assert not listening(first.port)
+    assert not is_running(script)
+    assert not servers_on(first.port)

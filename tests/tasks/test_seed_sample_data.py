@@ -80,7 +80,8 @@ def test_seeds_users_tasks_and_a_staff_account():
     assert len(tasks) == 12
     summary, login, staff = out.splitlines()
     assert re.fullmatch(
-        r"Seeded 3 sample users \(3 new\) and 12 tasks in \d+\.\d\d s "
+        r"Seeded 3 sample users \(3 new\) and 12 sample tasks \(12 new\) in "
+        r"\d+\.\d\d s "
         r"\([\d,]+ rows/s\)\.",
         summary,
     )
@@ -107,8 +108,29 @@ def test_seeding_twice_leaves_the_same_rows():
     assert code == 0
     assert stored() == first
     assert counts() == first_counts
-    assert out.startswith("Seeded 3 sample users (0 new) and 15 tasks in ")
-    assert "staff account" not in out
+    assert out.startswith(
+        "Seeded 3 sample users (0 new) and 15 sample tasks (0 new) in "
+    )
+    password = sample_data.derived_password(sample_data.DEFAULT_SEED)
+    assert out.splitlines()[-1] == (
+        "Staff account: log in to the admin at /admin/ as admin with the "
+        f"password {password}."
+    )
+
+
+def test_a_changed_staff_password_is_not_printed():
+    seed("--users", "0")
+    with system_scope():
+        admin = User.objects.get(username="admin")
+    admin.set_password("chosen by the newcomer")
+    admin.save()
+
+    _, out, _ = seed("--users", "0")
+
+    assert out.splitlines()[-1] == (
+        "Staff account: log in to the admin at /admin/ as admin with the password "
+        "set for it (manage.py changepassword admin sets another)."
+    )
 
 
 def test_same_seed_gives_the_same_titles_after_reset():
@@ -131,13 +153,95 @@ def test_same_seed_gives_the_same_titles_after_reset():
     assert ids.isdisjoint(first_ids)
 
 
-def test_another_seed_gives_other_titles():
+def test_another_seed_gives_other_titles_after_reset():
     seed("--users", "1", "--tasks-per-user", "10", "--seed", "1")
     first_titles = [task[1] for task in stored()[1]]
 
-    seed("--users", "1", "--tasks-per-user", "10", "--seed", "2")
+    seed("--users", "1", "--tasks-per-user", "10", "--seed", "2", "--reset")
 
     assert [task[1] for task in stored()[1]] != first_titles
+
+
+def test_another_seed_without_reset_leaves_the_sample_tasks_alone():
+    seed("--users", "1", "--tasks-per-user", "10", "--seed", "1")
+    first = stored()
+
+    code, out, _ = seed("--users", "1", "--tasks-per-user", "10", "--seed", "2")
+
+    assert code == 0
+    assert stored() == first
+    assert "10 sample tasks (0 new)" in out
+
+
+def sample_tasks():
+    with system_scope():
+        return dict(
+            Task.objects.filter(owner__username__startswith="sample-").values_list(
+                "pk", "title"
+            )
+        )
+
+
+def test_added_and_edited_tasks_survive_three_seedings():
+    seed("--users", "2", "--tasks-per-user", "5")
+    with system_scope():
+        sample = User.objects.get(username="sample-0001")
+        edited = Task.objects.filter(owner=sample).order_by("pk").first()
+    edited.title = "Edited by a newcomer"
+    edited.completed = not edited.completed
+    with system_scope():
+        edited.save()
+        added = Task.objects.create(owner=sample, title="Added by a newcomer")
+    before = sample_tasks()
+
+    for _ in range(3):
+        assert seed("--users", "2", "--tasks-per-user", "5")[0] == 0
+
+    assert sample_tasks() == before
+    with system_scope():
+        assert Task.objects.get(pk=edited.pk).completed == edited.completed
+        assert Task.objects.get(pk=added.pk).title == "Added by a newcomer"
+    assert len(before) == 11
+
+
+def test_a_deleted_sample_task_comes_back_and_others_keep_their_ids():
+    seed("--users", "1", "--tasks-per-user", "4")
+    before = sample_tasks()
+    gone = min(before)
+    with system_scope():
+        Task.objects.filter(pk=gone).delete()
+
+    seed("--users", "1", "--tasks-per-user", "4")
+
+    after = sample_tasks()
+    assert len(after) == 4
+    assert {pk: title for pk, title in before.items() if pk != gone}.items() <= (
+        after.items()
+    )
+    assert before[gone] in after.values()
+
+
+def test_more_tasks_per_user_adds_and_keeps_the_earlier_ones():
+    seed("--users", "2", "--tasks-per-user", "3")
+    before = sample_tasks()
+
+    code, out, _ = seed("--users", "2", "--tasks-per-user", "5")
+
+    after = sample_tasks()
+    assert code == 0
+    assert "10 sample tasks (4 new)" in out
+    assert before.items() <= after.items()
+    assert len(after) == 10
+
+
+def test_the_same_seed_gives_the_same_tasks_however_they_arrive():
+    seed("--users", "1", "--tasks-per-user", "3")
+    seed("--users", "1", "--tasks-per-user", "6")
+    stepwise = stored()
+
+    seed("--users", "1", "--tasks-per-user", "6", "--reset")
+
+    assert stored() == stepwise
 
 
 def test_reset_removes_only_sample_users():
@@ -298,16 +402,20 @@ def test_no_staff_account_when_one_exists():
 
     _, out, _ = seed("--users", "1", "--tasks-per-user", "0")
 
-    assert "staff account" not in out
+    assert "Created the staff account" not in out
+    assert out.splitlines()[-1] == (
+        "Staff account: log in to the admin at /admin/ with yours "
+        "(manage.py createsuperuser makes another)."
+    )
     assert not User.objects.filter(username="admin").exists()
 
 
-def test_verbosity_two_says_how_many_tasks_were_replaced():
+def test_verbosity_two_says_how_many_tasks_were_left_alone():
     seed("--users", "2", "--tasks-per-user", "3")
 
     _, out, _ = seed("--users", "2", "--tasks-per-user", "3", verbosity=2)
 
-    assert out.splitlines()[0] == "Removed 6 earlier tasks of the sample users."
+    assert out.splitlines()[0] == "Left alone 6 existing tasks of the sample users."
 
 
 def test_verbosity_zero_prints_nothing():

@@ -17,8 +17,10 @@ class Command(BaseCommand):
     help = (
         "Write sample users (sample-0001@example.com, ...) with tasks, for "
         "development and staging, and a staff account for the admin when "
-        "there is none. The same arguments twice leave the same rows; the "
-        "same --seed gives the same titles. Everything is written in one "
+        "there is none. Only what is missing is written: tasks added for a "
+        "sample user and edits of sample tasks are left alone (--reset starts "
+        "over), so the same arguments twice leave the same rows; the same "
+        "--seed gives the same titles. Everything is written in one "
         f"transaction. {EXIT_CODES}"
     )
 
@@ -50,8 +52,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--reset",
             action="store_true",
-            help="First remove every sample user and their tasks (only "
-            "sample-NNNN@example.com accounts, never anyone else).",
+            help="First remove every sample user and all their tasks, edited "
+            "or added ones too (only sample-NNNN@example.com accounts, never "
+            "anyone else); the one way to start over or to change --seed.",
         )
         parser.add_argument(
             "--password",
@@ -143,13 +146,14 @@ class Command(BaseCommand):
             )
         if verbosity >= 2:
             self.stdout.write(
-                f"Removed {result.tasks_removed:,} earlier tasks of the sample users."
+                f"Left alone {result.tasks_kept:,} existing tasks of the sample users."
             )
         rate = result.rows / result.seconds if result.seconds else 0
         self.stdout.write(
             self.style.SUCCESS(
                 f"Seeded {result.users:,} sample users ({result.users_created:,} "
-                f"new) and {result.tasks:,} tasks in {result.seconds:.2f} s "
+                f"new) and {result.tasks:,} sample tasks ({result.tasks_created:,} "
+                f"new) in {result.seconds:.2f} s "
                 f"({rate:,.0f} rows/s)."
             )
         )
@@ -164,8 +168,24 @@ class Command(BaseCommand):
                 f"Created the staff account {result.staff_created}: log in to "
                 f"the admin at /admin/ as {result.staff_created} with {told}."
             )
+        elif result.staff_existing and result.staff_password_kept:
+            self.stdout.write(
+                f"Staff account: log in to the admin at /admin/ as "
+                f"{result.staff_existing} with {told}."
+            )
+        elif result.staff_existing:
+            self.stdout.write(
+                f"Staff account: log in to the admin at /admin/ as "
+                f"{result.staff_existing} with the password set for it "
+                f"(manage.py changepassword {result.staff_existing} sets another)."
+            )
         elif result.staff_skipped:
             self.stderr.write(f"Note: {result.staff_skipped}.")
+        else:
+            self.stdout.write(
+                "Staff account: log in to the admin at /admin/ with yours "
+                "(manage.py createsuperuser makes another)."
+            )
 
 
 class Progress:

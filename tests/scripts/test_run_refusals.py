@@ -1,0 +1,109 @@
+"""What `make run` and manage.py refuse, each in one line and at once."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+
+import pytest
+
+from tests.utils import ROOT, clean_env, manage_py
+
+UNREACHABLE = "postgres://nobody@127.0.0.1:1/x"
+
+
+def run_sh(**env) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["bash", "scripts/run.sh"],
+        cwd=ROOT,
+        env={**clean_env(), "DJANGO_ENV_FILE": "", "DJANGO_DEBUG": "true", **env},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_make_run_with_an_unreachable_database_url_is_one_line():
+    result = run_sh(DATABASE_URL=UNREACHABLE, RUN_PORT=str(free_port()))
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "error: cannot reach the database: connection refused at 127.0.0.1:1"
+    ]
+    assert "migrate" not in result.stdout
+
+
+def test_make_run_refuses_a_taken_port_before_anything_else():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+
+        result = run_sh(DATABASE_URL=UNREACHABLE, RUN_PORT=str(port))
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"error: cannot serve on 127.0.0.1:{port}: address already in use; stop "
+        "what uses it or choose another port, e.g. RUN_PORT=8001 make run"
+    ]
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize("command", [["migrate"], ["showmigrations"]])
+def test_manage_py_with_an_unreachable_database_is_one_line(command):
+    result = manage_py(*command, DATABASE_URL=UNREACHABLE, DJANGO_SECRET_KEY="x" * 50)
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "error: cannot reach the database: connection refused at 127.0.0.1:1"
+    ]
+
+
+def test_an_empty_database_url_never_falls_back_to_sqlite(tmp_path):
+    result = manage_py("migrate", DATABASE_URL="", DJANGO_SECRET_KEY="x" * 50)
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "Configuration error: DATABASE_URL is set but empty (did `make -s db-url` "
+        "fail? `make run` starts the embedded PostgreSQL); unset it to use the "
+        "SQLite file"
+    ]
+
+
+def test_db_url_with_the_server_stopped_fails_and_prints_no_url(tmp_path):
+    folder = tmp_path / "postgres"
+    result = subprocess.run(
+        ["make", "-s", "db-url"],
+        cwd=ROOT,
+        env={**os.environ, "RUN_PG_DIR": str(folder)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode != 0
+    assert result.stdout == ""
+    assert result.stderr.splitlines()[0] == (
+        f"error: no embedded PostgreSQL runs in {folder}; start it with: make run"
+    )
+
+
+def test_make_run_refuses_a_port_that_is_no_number():
+    result = run_sh(DATABASE_URL=UNREACHABLE, RUN_PORT="eighty")
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "error: RUN_PORT must be a port number (1 to 65535), got 'eighty'"
+    ]
