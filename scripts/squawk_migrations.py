@@ -76,10 +76,12 @@ def project_migrations() -> list[tuple[str, str]]:
     from django.db import connection
     from django.db.migrations.loader import MigrationLoader
 
+    # The apps at the top of this checkout; not Django's own, even when the
+    # virtualenv that holds them lives inside the checkout (.venv).
     ours = {
         config.label
         for config in apps.get_app_configs()
-        if Path(config.path).resolve().is_relative_to(ROOT)
+        if Path(config.path).resolve().parent == ROOT
     }
     loader = MigrationLoader(connection, ignore_no_migrations=True)
     return sorted(key for key in loader.disk_migrations if key[0] in ours)

@@ -303,3 +303,52 @@ def test_a_read_costs_no_extra_round_trip_once_the_position_is_known(
 
     assert len(on_replica.captured_queries) == 3
     assert on_primary.captured_queries == []
+
+
+def test_a_replica_lagging_past_the_limit_is_left_out(
+    routed, primary, standby, settings, caplog
+):
+    alice, _ = routed
+    settings.DATABASE_REPLICA_MAX_LAG = 1
+    caplog.set_level(logging.WARNING, logger="replicas.router")
+    caught_up(primary, standby)
+    pause(standby)
+    # Received but not replayed, for longer than the limit.
+    behind_the_back(primary, alice, "written during the lag")
+    time.sleep(1.5)
+
+    seen = titles(alice)
+
+    assert "written during the lag" in seen  # Read from the primary.
+    assert any("behind the primary" in r.getMessage() for r in caplog.records)
+
+
+def test_locked_reads_and_reads_in_a_transaction_use_the_primary(
+    routed, primary, standby
+):
+    _, bob = routed
+    caught_up(primary, standby)
+    pause(standby)
+    behind_the_back(primary, bob, "bob's, on the primary only")
+
+    with transaction.atomic():
+        locked = {task.title for task in services.get_tasks(bob).select_for_update()}
+
+    assert "bob's, on the primary only" in locked
+
+
+def test_healthz_reports_the_replica_without_naming_hosts(
+    routed, primary, standby, monkeypatch
+):
+    from django.test import Client
+
+    caught_up(primary, standby)
+    monkeypatch.setattr("operations.views._last", None)  # A fresh check.
+
+    response = Client().get("/healthz")
+
+    (replica,) = response.json()["replicas"]
+    assert replica["alias"] == "replica_1"
+    assert replica["status"] == "ok"
+    assert "detail" not in replica
+    assert str(standby.port) not in response.content.decode()

@@ -70,3 +70,11 @@ def test_an_acknowledgement_without_a_reason_is_refused(tmp_path):
 
     with pytest.raises(ValueError, match="tasks.0001_initial x says no why"):
         squawk_migrations.load_acknowledged(path)
+
+
+@pytest.mark.django_db
+def test_only_the_projects_own_migrations_are_linted():
+    apps = {app_label for app_label, _name in squawk_migrations.project_migrations()}
+
+    # Not Django's own apps, wherever the virtualenv that holds them lives.
+    assert apps == {"accounts", "tasks"}
