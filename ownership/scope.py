@@ -116,6 +116,14 @@ def _stack(connection) -> list[_Frame]:
     return stack
 
 
+def _remove(connection, frame: _Frame) -> None:
+    # By identity, wherever it is: a frame pushed after it (an unfinished
+    # iteration's) may still be on top.
+    stack = _stack(connection)
+    if frame in stack:
+        stack.remove(frame)
+
+
 def current_scope(using: str = DEFAULT_DB_ALIAS) -> Scope:
     """Return the scope in force on the connection `using`."""
     stack = _stack(connections[using])
@@ -259,7 +267,8 @@ def _scoped(scope: Scope, using: str | None, *, atomic: bool) -> Iterator[None]:
         yield
         return
     if not atomic and _can_scope_statements(connection):
-        stack.append(_Frame(scope, per_statement=True))
+        frame = _Frame(scope, per_statement=True)
+        stack.append(frame)
         try:
             if _prefix_statements in connection.execute_wrappers:
                 yield
@@ -267,7 +276,7 @@ def _scoped(scope: Scope, using: str | None, *, atomic: bool) -> Iterator[None]:
                 with connection.execute_wrapper(_prefix_statements):
                     yield
         finally:
-            stack.pop()
+            _remove(connection, frame)
         return
     # Inside an outer transaction the setting made here would outlive this
     # block (it survives RELEASE SAVEPOINT), so put the outer scope back on
@@ -281,11 +290,12 @@ def _scoped(scope: Scope, using: str | None, *, atomic: bool) -> Iterator[None]:
     outer = stack[-1].scope if stack else NOBODY
     with transaction.atomic(using=alias):
         _apply(connection, scope)
-        stack.append(_Frame(scope))
+        frame = _Frame(scope)
+        stack.append(frame)
         try:
             yield
         finally:
-            stack.pop()
+            _remove(connection, frame)
         if nested:
             _apply(connection, outer)
 
