@@ -11,64 +11,34 @@ from __future__ import annotations
 
 import time
 
-import dj_database_url
 import psycopg
 import pytest
-from django.conf import settings
-from django.core.management import call_command
-from django.db import connections
 
 from accounts.models import User
-from embedded_pg.cluster import throwaway
 from ownership.policies import STAFF_SETTING, SYSTEM_SETTING, USER_SETTING
 from ownership.scope import ScopeConflict, acting_as
 from tasks import services
 from tasks.models import Task
+from tests.standbys import DATABASE, migrated_primary, runtime_url, settings_for
 from tests.utils import default_database
 
 pytestmark = pytest.mark.postgresql
-
-OWNER, OWNER_PASSWORD, DATABASE = "standby_owner", "standby-owner-pw", "standby"
-RUNTIME_PASSWORD = "standby-runtime-pw"
-
-
-def settings_for(cluster, *, owner: bool) -> dict:
-    role, password = (
-        (OWNER, OWNER_PASSWORD)
-        if owner
-        else (settings.DATABASE_RUNTIME_ROLE, RUNTIME_PASSWORD)
-    )
-    db = dj_database_url.parse(
-        f"postgres://{role}:{password}@{cluster.host}:{cluster.port}/{DATABASE}"
-    )
-    db.update(CONN_MAX_AGE=0)
-    db.setdefault("OPTIONS", {})["connect_timeout"] = 5
-    return connections.configure_settings({"default": db})["default"]
 
 
 @pytest.fixture(scope="module")
 def primary(django_db_blocker):
     """A migrated primary with alice's 2 tasks and bob's 3."""
-    with throwaway() as cluster:
-        with psycopg.connect(cluster.url(), autocommit=True) as conn:
-            conn.execute(f"CREATE ROLE {OWNER} LOGIN PASSWORD '{OWNER_PASSWORD}'")
-            conn.execute(f"CREATE DATABASE {DATABASE} OWNER {OWNER}")
-            conn.execute(
-                f"CREATE ROLE {settings.DATABASE_RUNTIME_ROLE} LOGIN "
-                f"PASSWORD '{RUNTIME_PASSWORD}'"
-            )
-        with django_db_blocker.unblock():
-            with default_database(settings_for(cluster, owner=True)):
-                call_command("migrate", verbosity=0)
-                for name in ("alice", "bob"):
-                    User.objects.create_user(name, f"{name}@example.com", "pw-123456")
-            with default_database(settings_for(cluster, owner=False)):
-                alice = User.objects.get(username="alice")
-                bob = User.objects.get(username="bob")
-                for n in range(2):
-                    services.create_task(alice, title=f"alice {n}")
-                for n in range(3):
-                    services.create_task(bob, title=f"bob {n}")
+    with migrated_primary(django_db_blocker) as cluster:
+        with (
+            django_db_blocker.unblock(),
+            default_database(settings_for(cluster)),
+        ):
+            alice = User.objects.get(username="alice")
+            bob = User.objects.get(username="bob")
+            for n in range(2):
+                services.create_task(alice, title=f"alice {n}")
+            for n in range(3):
+                services.create_task(bob, title=f"bob {n}")
         yield cluster
 
 
@@ -121,11 +91,7 @@ def test_no_setting_widens_what_the_runtime_role_sees_on_the_standby(
     on_standby, standby
 ):
     alice, _ = on_standby
-    url = (
-        f"postgres://{settings.DATABASE_RUNTIME_ROLE}:{RUNTIME_PASSWORD}"
-        f"@{standby.host}:{standby.port}/{DATABASE}"
-    )
-    with psycopg.connect(url, autocommit=True) as conn:
+    with psycopg.connect(runtime_url(standby), autocommit=True) as conn:
         for name in (USER_SETTING, SYSTEM_SETTING, STAFF_SETTING):
             for local in (False, True):
                 with conn.transaction():

@@ -14,10 +14,8 @@ import logging
 import time
 from contextlib import contextmanager
 
-import dj_database_url
 import psycopg
 import pytest
-from django.conf import settings
 from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connections, transaction
@@ -25,50 +23,19 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 
 from accounts.models import User
-from embedded_pg.cluster import throwaway
 from ownership.middleware import ActingUserMiddleware
 from ownership.scope import ScopeConflict
 from replicas import router
 from tasks import services
+from tests.standbys import DATABASE, migrated_primary, settings_for
 from tests.utils import default_database
 
 pytestmark = pytest.mark.postgresql
 
-OWNER, OWNER_PASSWORD, DATABASE = "routing_owner", "routing-owner-pw", "routing"
-RUNTIME_PASSWORD = "routing-runtime-pw"
-
-
-def settings_for(cluster, *, owner: bool = False) -> dict:
-    role, password = (
-        (OWNER, OWNER_PASSWORD)
-        if owner
-        else (settings.DATABASE_RUNTIME_ROLE, RUNTIME_PASSWORD)
-    )
-    db = dj_database_url.parse(
-        f"postgres://{role}:{password}@{cluster.host}:{cluster.port}/{DATABASE}"
-    )
-    db.update(CONN_MAX_AGE=0)
-    db.setdefault("OPTIONS", {})["connect_timeout"] = 2
-    return connections.configure_settings({"default": db})["default"]
-
 
 @pytest.fixture(scope="module")
 def primary(django_db_blocker):
-    with throwaway() as cluster:
-        with psycopg.connect(cluster.url(), autocommit=True) as conn:
-            conn.execute(f"CREATE ROLE {OWNER} LOGIN PASSWORD '{OWNER_PASSWORD}'")
-            conn.execute(f"CREATE DATABASE {DATABASE} OWNER {OWNER}")
-            conn.execute(
-                f"CREATE ROLE {settings.DATABASE_RUNTIME_ROLE} LOGIN "
-                f"PASSWORD '{RUNTIME_PASSWORD}'"
-            )
-        with (
-            django_db_blocker.unblock(),
-            default_database(settings_for(cluster, owner=True)),
-        ):
-            call_command("migrate", verbosity=0)
-            for name in ("alice", "bob"):
-                User.objects.create_user(name, f"{name}@example.com", "pw-123456")
+    with migrated_primary(django_db_blocker) as cluster:
         yield cluster
 
 

@@ -1,0 +1,69 @@
+"""A throwaway primary, migrated by an owner of its own, for standby tests.
+
+``migrated_primary()`` starts a password-protected cluster (see
+``embedded_pg.cluster.throwaway``), creates an owner that migrates it and
+the runtime role that the tests then use, and adds the users alice and bob;
+``Cluster.standby()`` makes streaming standbys of it. ``settings_for()``
+gives a Django database of either role on a cluster of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import dj_database_url
+import psycopg
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connections
+
+from accounts.models import User
+from embedded_pg.cluster import Cluster, throwaway
+from tests.utils import default_database
+
+OWNER, OWNER_PASSWORD, DATABASE = "standby_owner", "standby-owner-pw", "standby"
+RUNTIME_PASSWORD = "standby-runtime-pw"
+
+
+def settings_for(cluster: Cluster, *, owner: bool = False) -> dict:
+    """Return the settings of a database of `cluster` as the owner or runtime role."""
+    role, password = (
+        (OWNER, OWNER_PASSWORD)
+        if owner
+        else (settings.DATABASE_RUNTIME_ROLE, RUNTIME_PASSWORD)
+    )
+    db = dj_database_url.parse(
+        f"postgres://{role}:{password}@{cluster.host}:{cluster.port}/{DATABASE}"
+    )
+    db.update(CONN_MAX_AGE=0)
+    db.setdefault("OPTIONS", {})["connect_timeout"] = 2
+    return connections.configure_settings({"default": db})["default"]
+
+
+def runtime_url(cluster: Cluster) -> str:
+    return (
+        f"postgres://{settings.DATABASE_RUNTIME_ROLE}:{RUNTIME_PASSWORD}"
+        f"@{cluster.host}:{cluster.port}/{DATABASE}"
+    )
+
+
+@contextmanager
+def migrated_primary(django_db_blocker) -> Iterator[Cluster]:
+    """Yield a migrated primary with the users alice and bob, and no task."""
+    with throwaway() as cluster:
+        with psycopg.connect(cluster.url(), autocommit=True) as conn:
+            conn.execute(f"CREATE ROLE {OWNER} LOGIN PASSWORD '{OWNER_PASSWORD}'")
+            conn.execute(f"CREATE DATABASE {DATABASE} OWNER {OWNER}")
+            conn.execute(
+                f"CREATE ROLE {settings.DATABASE_RUNTIME_ROLE} LOGIN "
+                f"PASSWORD '{RUNTIME_PASSWORD}'"
+            )
+        with (
+            django_db_blocker.unblock(),
+            default_database(settings_for(cluster, owner=True)),
+        ):
+            call_command("migrate", verbosity=0)
+            for name in ("alice", "bob"):
+                User.objects.create_user(name, f"{name}@example.com", "pw-123456")
+        yield cluster
