@@ -98,27 +98,17 @@ class UserAdmin(DjangoUserAdmin):
         # cannot count them either: name the users, show no task at all.
         deleted = [format_html("{}: {}", _("User"), user) for user in objs]
         deleted.append(_("their tasks, if they have any (you may not view tasks)"))
-        perms_needed = set()
-        if not request.user.has_perm("tasks.delete_task"):
-            perms_needed.add(Task._meta.verbose_name)
-        return deleted, {User._meta.verbose_name_plural: len(objs)}, perms_needed, []
+        model_count = {User._meta.verbose_name_plural: len(objs)}
+        return deleted, model_count, tasks_perms_needed(request), []
 
     def _deleted_objects(self, objs, request):
         task_count = Task.objects.filter(owner__in=objs).count()
-        may_see = may_see_tasks(request)
-        if task_count == 0 or (task_count <= self.DELETE_LIST_LIMIT and may_see):
+        if task_count <= self.DELETE_LIST_LIMIT:
             return super().get_deleted_objects(objs, request)
         # Listing thousands of tasks would load every one of them into the
-        # page; name the users and count their tasks instead. Staff who may
-        # not view tasks get the count alone whatever the number: the list
-        # would show them every title.
-        perms_needed = set()
+        # page; name the users and count their tasks instead.
         deleted = [
-            format_html("{}: {}", _("User"), user)
-            if not may_see
-            else format_html(
-                '{}: <a href="{}">{}</a>', _("User"), tasks_url(user), user
-            )
+            format_html('{}: <a href="{}">{}</a>', _("User"), tasks_url(user), user)
             for user in objs
         ]
         deleted.append(
@@ -128,9 +118,14 @@ class UserAdmin(DjangoUserAdmin):
             User._meta.verbose_name_plural: len(objs),
             Task._meta.verbose_name_plural: task_count,
         }
-        if not request.user.has_perm("tasks.delete_task"):
-            perms_needed.add(Task._meta.verbose_name)
-        return deleted, model_count, perms_needed, []
+        return deleted, model_count, tasks_perms_needed(request), []
+
+
+def tasks_perms_needed(request) -> set:
+    """Deleting users takes their tasks along: that needs tasks.delete_task."""
+    if request.user.has_perm("tasks.delete_task"):
+        return set()
+    return {Task._meta.verbose_name}
 
 
 def may_see_tasks(request) -> bool:
