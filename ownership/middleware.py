@@ -15,7 +15,7 @@ class ActingUserMiddleware:
     trip (``atomic=False``), so the request keeps Django's usual autocommit
     behaviour and the setting costs no extra round trip at all; services
     called by the view find the scope already in force. Staff who may view
-    or change tasks get the system scope inside the admin; anonymous
+    or change tasks get the staff scope inside the admin; anonymous
     requests get no scope, and so see no task at all. Must come after
     ``AuthenticationMiddleware``. A streaming response body is produced
     after this middleware returns and so sees no task: fail closed.

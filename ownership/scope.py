@@ -1,23 +1,27 @@
 """
 Who the database is acting for: the input of the row-level security policies.
 
-PostgreSQL lets a session see or write a row of ``tasks_task`` only when
-``owner_id`` equals the acting user, or when the system scope is on (see the
-migration ``0002_database_enforcement``). Both are carried by
-transaction-local settings (``set_config(name, value, true)``), never by a
-session-level ``SET``: they vanish at the end of the transaction, so nothing
-leaks to the next client of a pooled server connection (PgBouncer in
-transaction mode).
+PostgreSQL lets a session see or write a row of ``tasks_task`` only for the
+acting user, for the table's owner in the system scope, or for staff with
+the task permission in the staff scope (ownership/policies.py). All are
+carried by transaction-local settings (``set_config(name, value, true)``),
+never by a session-level ``SET``: they vanish at the end of the
+transaction, so nothing leaks to the next client of a pooled server
+connection (PgBouncer in transaction mode).
 
 - ``acting_as(user)``: the database sees and writes only `user`'s tasks.
-- ``system_scope()``: the database sees every task. For seeding, data
-  migrations, dumps and staff in the admin; grep for it to audit them.
+- ``staff_scope(user)``: the admin; the database checks `user`'s staff
+  status and task permissions itself.
+- ``system_scope()``: every task, for the owner only (seeding, data
+  migrations, dumps); for the runtime role it shows nothing. Grep for it to
+  audit it.
 
-Outside of both, queries see no task at all and write none: fail closed.
+Outside of these, queries see no task at all and write none: fail closed.
+Inside one user's scope, a scope of another user raises ``ScopeConflict``.
 Each opens a transaction (a savepoint when one is already open, none when
 the same scope already holds one) and restores the outer scope when it ends;
 with ``atomic=False`` each statement carries the scope itself instead. On
-SQLite there is no row-level security and both are plain ``atomic()``
+SQLite there is no row-level security and all are plain ``atomic()``
 blocks.
 """
 

@@ -74,6 +74,21 @@ def owners_seen(conn) -> set:
     return {owner for (owner,) in rows}
 
 
+def forge(conn, user, *, staff):
+    """Set the acting user (and the staff scope) as the scope would, by hand."""
+    conn.execute(
+        "SELECT set_config(%s, %s, true), set_config(%s, %s, true), "
+        f"set_config(%s, {SCOPE_STAMP}, true)",
+        [
+            USER_SETTING,
+            str(user.pk),
+            STAFF_SETTING,
+            "on" if staff else "",
+            TRANSACTION_SETTING,
+        ],
+    )
+
+
 def set_config(conn, name, value, *, local):
     conn.execute("SELECT set_config(%s, %s, %s)", [name, value, local])
 
@@ -177,28 +192,11 @@ def test_the_runtime_role_may_do_plain_dml_for_the_user_it_acts_for(
 ):
     alice, _ = alice_and_bob
     with runtime.transaction():
-        runtime.execute(
-            f"SELECT set_config(%s, %s, true), set_config(%s, {SCOPE_STAMP}, true)",
-            [USER_SETTING, str(alice.pk), TRANSACTION_SETTING],
-        )
+        forge(runtime, alice, staff=False)
         updated = runtime.execute("UPDATE tasks_task SET title = 'mine'").rowcount
         deleted = runtime.execute("DELETE FROM tasks_task").rowcount
 
     assert (updated, deleted) == (2, 2)
-
-
-def forge(conn, user, *, staff):
-    conn.execute(
-        "SELECT set_config(%s, %s, true), set_config(%s, %s, true), "
-        f"set_config(%s, {SCOPE_STAMP}, true)",
-        [
-            USER_SETTING,
-            str(user.pk),
-            STAFF_SETTING,
-            "on" if staff else "",
-            TRANSACTION_SETTING,
-        ],
-    )
 
 
 def test_the_staff_scope_shows_all_only_for_staff_the_database_finds(
@@ -275,10 +273,7 @@ def test_a_scope_survives_the_session_changing_date_style_and_time_zone(
 ):
     alice, _ = alice_and_bob
     with runtime.transaction():
-        runtime.execute(
-            f"SELECT set_config(%s, %s, true), set_config(%s, {SCOPE_STAMP}, true)",
-            [USER_SETTING, str(alice.pk), TRANSACTION_SETTING],
-        )
+        forge(runtime, alice, staff=False)
         runtime.execute("SET LOCAL DateStyle = 'SQL, DMY'")
         runtime.execute("SET LOCAL TimeZone = 'Asia/Tokyo'")
         runtime.execute("SET LOCAL IntervalStyle = 'iso_8601'")
