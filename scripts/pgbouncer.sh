@@ -3,9 +3,12 @@
 # server, configured from ops/pgbouncer/pgbouncer.ini.
 #
 #   scripts/pgbouncer.sh check
-#   scripts/pgbouncer.sh start SERVER_HOST SERVER_PORT LISTEN_PORT ROLE...
+#   scripts/pgbouncer.sh start SERVER_HOST SERVER_PORT LISTEN_PORT ROLE[=PASSWORD]...
 #   scripts/pgbouncer.sh stop
 #
+# Each ROLE goes into PgBouncer's userlist; PASSWORD is the one PgBouncer
+# logs in to the server with, needed when the server asks for one (the
+# tests' password-protected throwaway cluster); without it, none.
 # PGBOUNCER is the program (default: pgbouncer on PATH, else
 # /usr/sbin/pgbouncer). When it is missing, root on Debian installs Debian's
 # package (no registry ships a PgBouncer build). `check` exits 0 when it is
@@ -50,7 +53,7 @@ check() {
         echo "error: pgbouncer is missing ($PGBOUNCER); $INSTALL" >&2
         exit 1
     fi
-    echo "not run: the isolation tests through PgBouncer: pgbouncer is missing; $INSTALL"
+    echo "not run: the tests through PgBouncer (isolation, replica routing): pgbouncer is missing; $INSTALL"
     exit 3
 }
 
@@ -72,7 +75,22 @@ start() {
     sed -e "s|@SERVER_HOST@|$server_host|" -e "s|@SERVER_PORT@|$server_port|" \
         -e "s|@LISTEN_PORT@|$listen_port|" -e "s|@RUN_DIR@|$RUN_DIR|g" \
         -e "s|@RUN_AS_USER@|$run_as|" ops/pgbouncer/pgbouncer.ini >"$RUN_DIR/pgbouncer.ini"
-    printf '"%s" ""\n' "$@" >"$RUN_DIR/userlist.txt"
+    local role password
+    # Passwords of throwaway test clusters only, yet kept from other users.
+    rm -f "$RUN_DIR/userlist.txt"
+    (umask 077 && : >"$RUN_DIR/userlist.txt")
+    [ -z "$run_as" ] || chown postgres "$RUN_DIR/userlist.txt"
+    for role in "$@"; do
+        password=""
+        case "$role" in
+            *=*)
+                password="${role#*=}"
+                role="${role%%=*}"
+                ;;
+        esac
+        # The userlist's quoting: a double quote is written twice.
+        printf '"%s" "%s"\n' "${role//\"/\"\"}" "${password//\"/\"\"}"
+    done >>"$RUN_DIR/userlist.txt"
     rm -f "$RUN_DIR/pgbouncer.log"
     "$PGBOUNCER" -d "$RUN_DIR/pgbouncer.ini"
     for _ in $(seq 50); do
@@ -91,5 +109,5 @@ case "${1:-}" in
     check) check ;;
     start) shift; start "$@" ;;
     stop) stop ;;
-    *) echo "usage: $0 check | start SERVER_HOST SERVER_PORT LISTEN_PORT ROLE... | stop" >&2; exit 2 ;;
+    *) echo "usage: $0 check | start SERVER_HOST SERVER_PORT LISTEN_PORT ROLE[=PASSWORD]... | stop" >&2; exit 2 ;;
 esac
