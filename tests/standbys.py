@@ -4,7 +4,8 @@
 ``embedded_pg.cluster.throwaway``), creates an owner that migrates it and
 the runtime role that the tests then use, and adds the users alice and bob;
 ``Cluster.standby()`` makes streaming standbys of it. ``settings_for()``
-gives a Django database of either role on a cluster of it.
+gives a Django database of either role on a cluster of it, directly or
+through a PgBouncer in front of it (``tests/pgbouncer.py``).
 """
 
 from __future__ import annotations
@@ -26,15 +27,21 @@ OWNER, OWNER_PASSWORD, DATABASE = "standby_owner", "standby-owner-pw", "standby"
 RUNTIME_PASSWORD = "standby-runtime-pw"
 
 
-def settings_for(cluster: Cluster, *, owner: bool = False) -> dict:
-    """Return the settings of a database of `cluster` as the owner or runtime role."""
+def settings_for(
+    cluster: Cluster, *, owner: bool = False, port: int | None = None
+) -> dict:
+    """Return the settings of a database of `cluster` as the owner or runtime role.
+
+    `port` reaches it through something in front of it (a PgBouncer) on
+    that loopback port instead.
+    """
     role, password = (
         (OWNER, OWNER_PASSWORD)
         if owner
         else (settings.DATABASE_RUNTIME_ROLE, RUNTIME_PASSWORD)
     )
     db = dj_database_url.parse(
-        f"postgres://{role}:{password}@{cluster.host}:{cluster.port}/{DATABASE}"
+        f"postgres://{role}:{password}@{cluster.host}:{port or cluster.port}/{DATABASE}"
     )
     db.update(CONN_MAX_AGE=0)
     db.setdefault("OPTIONS", {})["connect_timeout"] = 2

@@ -6,6 +6,12 @@ streaming standby of it made with pg_basebackup are the application's
 is observed by what the standby has and has not replayed: replay is paused
 with ``pg_wal_replay_pause()``, and rows written on the primary behind the
 application's back show which server answered.
+
+Every test runs twice: with ``default`` reaching the primary directly, and
+through a PgBouncer in transaction mode in front of it (``make test``'s
+configuration, ``ops/pgbouncer/pgbouncer.ini``), as on Neon's pooled
+endpoint. The standby and the tests' own connections behind the
+application's back stay direct.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import contextmanager
+from typing import NamedTuple
 
 import psycopg
 import pytest
@@ -27,6 +34,7 @@ from ownership.middleware import ActingUserMiddleware
 from ownership.scope import ScopeConflict
 from replicas import router
 from tasks import services
+from tests.pgbouncer import pgbouncer_in_front
 from tests.standbys import DATABASE, migrated_primary, settings_for
 from tests.utils import default_database
 
@@ -45,6 +53,32 @@ def standby(primary):
         yield standby
 
 
+class Way(NamedTuple):
+    """How the application's ``default`` alias reaches the primary."""
+
+    through_pgbouncer: bool
+    settings: dict
+
+
+@pytest.fixture(scope="module", params=["direct", "pgbouncer"])
+def way_to_primary(request, primary):
+    """The primary as the runtime role, directly or through PgBouncer."""
+    direct = settings_for(primary)
+    if request.param == "direct":
+        yield Way(through_pgbouncer=False, settings=direct)
+        return
+    with pgbouncer_in_front(primary, {direct["USER"]: direct["PASSWORD"]}) as port:
+        yield Way(
+            through_pgbouncer=True,
+            # A server-side cursor would not outlive its transaction's
+            # server connection (todoproject/settings.py).
+            settings={
+                **settings_for(primary, port=port),
+                "DISABLE_SERVER_SIDE_CURSORS": True,
+            },
+        )
+
+
 @contextmanager
 def replica_alias(settings_dict):
     connections.settings["replica_1"] = settings_dict
@@ -57,11 +91,12 @@ def replica_alias(settings_dict):
 
 
 @pytest.fixture
-def routed(primary, standby, django_db_blocker, settings, monkeypatch):
+def routed(way_to_primary, primary, standby, django_db_blocker, settings, monkeypatch):
     """The primary as default, the standby as replica_1, routing on.
 
-    Each test starts with no task, so that none depends on the titles
-    another one left.
+    ``default`` reaches the primary directly or through PgBouncer
+    (``way_to_primary``). Each test starts with no task, so that none
+    depends on the titles another one left, in either way.
     """
     with psycopg.connect(primary.url(DATABASE), autocommit=True) as conn:
         conn.execute("DELETE FROM tasks_task")
@@ -72,7 +107,7 @@ def routed(primary, standby, django_db_blocker, settings, monkeypatch):
     cache.clear()
     with (
         django_db_blocker.unblock(),
-        default_database(settings_for(primary)),
+        default_database(way_to_primary.settings),
         replica_alias(settings_for(standby)),
     ):
         alice = User.objects.get(username="alice")
@@ -119,6 +154,27 @@ def behind_the_back(primary, owner, title):
 
 def titles(owner):
     return {task.title for task in services.get_tasks(owner)}
+
+
+def test_the_primary_is_reached_directly_or_through_pgbouncer(routed, way_to_primary):
+    # PgBouncer in transaction mode, with one server connection per pool,
+    # hands one backend to two clients that are connected at once;
+    # directly, each client has a backend of its own.
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (ours,) = cursor.fetchone()
+    db = way_to_primary.settings
+    with psycopg.connect(
+        host=db["HOST"],
+        port=db["PORT"],
+        user=db["USER"],
+        password=db["PASSWORD"],
+        dbname=db["NAME"],
+        autocommit=True,
+    ) as other:
+        (theirs,) = other.execute("SELECT pg_backend_pid()").fetchone()
+
+    assert (ours == theirs) == way_to_primary.through_pgbouncer
 
 
 def test_a_user_who_wrote_nothing_reads_from_the_standby(routed, primary, standby):
