@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: lint, migrations in step with models, pytest on
-# PostgreSQL as the plain runtime role (then the isolation tests again
-# through PgBouncer), pytest on SQLite. Any failure stops it with a non-zero
-# exit.
+# PostgreSQL as the plain runtime role (the replica routing tests both
+# directly and through a PgBouncer of their own; then the isolation tests
+# again through PgBouncer), pytest on SQLite. Any failure stops it with a
+# non-zero exit.
 #
 # The PostgreSQL server is TEST_DATABASE_URL, else DATABASE_URL (a superuser
 # URL), else a throwaway embedded PostgreSQL (embedded_pg/) in a
@@ -110,17 +111,22 @@ elif [ "$status" != 0 ]; then
     exit "$status"
 fi
 
+# PgBouncer, checked (and installed as root on Debian) before the first
+# pytest run: the replica routing tests also run through one of their own
+# (tests/pgbouncer.py), and are skipped without it, as its leg below is.
+bouncer_status=0
+bouncer_missing="$(bash scripts/pgbouncer.sh check)" || bouncer_status=$?
+if [ "$bouncer_status" = 3 ]; then
+    not_run+=("$bouncer_missing")
+elif [ "$bouncer_status" != 0 ]; then
+    exit "$bouncer_status"
+fi
+
 echo "==> pytest on PostgreSQL as the runtime role"
 DATABASE_URL="$owner_url" TEST_RUNTIME_DATABASE_URL="$app_url" DATABASE_RUNTIME_ROLE="$role" \
     TEST_SUPERUSER_DATABASE_URL="$admin_url" pytest -p no:cacheprovider ${deselect[@]+"${deselect[@]}"} "$@"
 
-status=0
-missing="$(bash scripts/pgbouncer.sh check)" || status=$?
-if [ "$status" = 3 ]; then
-    not_run+=("$missing")
-elif [ "$status" != 0 ]; then
-    exit "$status"
-else
+if [ "$bouncer_status" = 0 ]; then
     echo "==> isolation tests again, through PgBouncer in transaction mode"
     # Straight to the server: the listen port is the first free one from 6432.
     server="$(python -m embedded_pg host-port "$admin_url")"

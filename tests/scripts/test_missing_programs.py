@@ -64,9 +64,9 @@ MISSING = {
         ),
         (
             PGBOUNCER,
-            "not run: the isolation tests through PgBouncer: pgbouncer is missing; "
-            "install it with: sudo apt-get install pgbouncer (Debian, Ubuntu; "
-            "macOS: brew install pgbouncer)\n",
+            "not run: the tests through PgBouncer (isolation, replica routing): "
+            "pgbouncer is missing; install it with: sudo apt-get install pgbouncer "
+            "(Debian, Ubuntu; macOS: brew install pgbouncer)\n",
         ),
     ],
 )
