@@ -1,0 +1,171 @@
+"""The admin's search of every task by title, served by a trigram index.
+
+``tasks_task`` forces row-level security, and under it PostgreSQL uses a
+condition of the query as an index condition only when its operator is
+leakproof: ``ILIKE`` and pg_trgm's operators are not, and only a superuser
+can mark them so. A trigram index on ``tasks_task.title`` would never be
+used. So the titles are copied, by triggers, into ``tasks_task_search``
+(task id, title) with a trigram GIN index, a table that the runtime role
+has no privilege on at all, and are searched through one ``SECURITY
+DEFINER`` function, ``todoproject_tasks_titled(term)``. It returns the ids
+of the tasks whose title contains `term` (case-insensitive) only when the
+acting user may see every task (``todoproject_staff_may``, the same check
+as the staff policy), and nothing otherwise: it tells no one more than the
+staff scope already shows. The ids are then read from ``tasks_task`` under
+its policies, as ``id = ANY (...)``, a leakproof index condition.
+
+The triggers copy at statement level where PostgreSQL allows (insert,
+delete: one query per statement, with transition tables, so deleting a
+user's thousand tasks is one more DELETE) and row by row for a rename,
+which is rare. ``TRUNCATE`` empties the copy too. A no-op on SQLite.
+"""
+
+from __future__ import annotations
+
+from django.db import connections
+
+from ownership.policies import STAFF_FUNCTION, TABLE
+
+SEARCH_TABLE = "tasks_task_search"
+SEARCH_INDEX = "task_search_title_trgm"
+SEARCH_FUNCTION = "todoproject_tasks_titled"
+
+# Each SECURITY DEFINER function below runs as the owner: its search_path
+# is the migration's schema, then pg_temp explicitly last (see
+# ownership/policies.py).
+_SEARCH_PATH = """
+SELECT set_config(
+    'search_path', quote_ident(current_schema()) || ', pg_temp', true
+);
+"""
+
+CREATE = f"""
+{_SEARCH_PATH}
+CREATE TABLE {SEARCH_TABLE} (
+    task_id bigint PRIMARY KEY,
+    title text NOT NULL
+);
+CREATE INDEX {SEARCH_INDEX} ON {SEARCH_TABLE} USING gin (title gin_trgm_ops);
+
+CREATE FUNCTION {SEARCH_FUNCTION}(words text[], max_ids integer)
+    RETURNS SETOF bigint
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path FROM CURRENT
+AS $$
+BEGIN
+    IF NOT {STAFF_FUNCTION}('{{view_task,change_task}}')
+        OR cardinality(words) IS DISTINCT FROM array_length(words, 1) THEN
+        RETURN;
+    END IF;
+    -- One ILIKE per word, each pattern a literal: the plan is made for
+    -- these patterns, which is what lets it use the trigram index (a plan
+    -- made for any pattern cannot), and the index intersects the words.
+    RETURN QUERY EXECUTE format(
+        'SELECT task_id FROM {SEARCH_TABLE} WHERE %s LIMIT %s',
+        (SELECT string_agg(format('title ILIKE %L', '%' || replace(replace(replace(
+             word, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%'), ' AND ')
+         FROM unnest(words) AS word),
+        max_ids);
+END
+$$;
+
+CREATE FUNCTION todoproject_task_search_add() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path FROM CURRENT
+AS $$
+BEGIN
+    INSERT INTO {SEARCH_TABLE} (task_id, title)
+    SELECT id, title FROM added
+    ON CONFLICT (task_id) DO UPDATE SET title = EXCLUDED.title;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION todoproject_task_search_rename() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path FROM CURRENT
+AS $$
+BEGIN
+    IF OLD.id <> NEW.id THEN
+        DELETE FROM {SEARCH_TABLE} WHERE task_id = OLD.id;
+    END IF;
+    INSERT INTO {SEARCH_TABLE} (task_id, title) VALUES (NEW.id, NEW.title)
+    ON CONFLICT (task_id) DO UPDATE SET title = EXCLUDED.title;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION todoproject_task_search_remove() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path FROM CURRENT
+AS $$
+BEGIN
+    DELETE FROM {SEARCH_TABLE} s USING removed r WHERE s.task_id = r.id;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION todoproject_task_search_empty() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path FROM CURRENT
+AS $$
+BEGIN
+    TRUNCATE {SEARCH_TABLE};
+    RETURN NULL;
+END
+$$;
+
+REVOKE ALL ON FUNCTION todoproject_task_search_add(),
+    todoproject_task_search_rename(), todoproject_task_search_remove(),
+    todoproject_task_search_empty() FROM PUBLIC;
+
+CREATE TRIGGER task_search_add AFTER INSERT ON {TABLE}
+    REFERENCING NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION todoproject_task_search_add();
+CREATE TRIGGER task_search_rename AFTER UPDATE OF id, title ON {TABLE}
+    FOR EACH ROW WHEN (OLD.id <> NEW.id OR OLD.title IS DISTINCT FROM NEW.title)
+    EXECUTE FUNCTION todoproject_task_search_rename();
+CREATE TRIGGER task_search_remove AFTER DELETE ON {TABLE}
+    REFERENCING OLD TABLE AS removed
+    FOR EACH STATEMENT EXECUTE FUNCTION todoproject_task_search_remove();
+CREATE TRIGGER task_search_empty AFTER TRUNCATE ON {TABLE}
+    FOR EACH STATEMENT EXECUTE FUNCTION todoproject_task_search_empty();
+"""
+
+DROP = f"""
+SET LOCAL lock_timeout = '5s';
+DROP TRIGGER task_search_empty ON {TABLE};
+DROP TRIGGER task_search_remove ON {TABLE};
+DROP TRIGGER task_search_rename ON {TABLE};
+DROP TRIGGER task_search_add ON {TABLE};
+DROP FUNCTION todoproject_task_search_empty();
+DROP FUNCTION todoproject_task_search_remove();
+DROP FUNCTION todoproject_task_search_rename();
+DROP FUNCTION todoproject_task_search_add();
+DROP FUNCTION {SEARCH_FUNCTION}(text[], integer);
+DROP TABLE {SEARCH_TABLE};
+"""
+
+# Copies the titles of the tasks that existed before the triggers; run by
+# the table's owner in the system scope. A title written since is newer
+# than this snapshot's, so it is kept.
+BACKFILL = f"""
+INSERT INTO {SEARCH_TABLE} (task_id, title)
+SELECT id, title FROM {TABLE}
+ON CONFLICT (task_id) DO NOTHING
+"""
+
+
+def task_ids_titled(words: list[str], *, limit: int, using: str) -> list[int] | None:
+    """Return the ids of the tasks whose title contains every one of `words`.
+
+    Ignoring case, through the trigram index; for staff who may see every
+    task (in their ``staff_scope``), and an empty list for anyone else.
+    None when more than `limit` titles match: so common a word is better
+    found by reading the table in the order wanted than by a list of ids.
+    PostgreSQL only.
+    """
+    with connections[using].cursor() as cursor:
+        cursor.execute(f"SELECT {SEARCH_FUNCTION}(%s, %s)", [words, limit + 1])
+        ids = [task_id for (task_id,) in cursor.fetchall()]
+    return ids if len(ids) <= limit else None
