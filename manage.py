@@ -26,8 +26,10 @@ def main() -> None:
     except OperationalError as exc:
         # Never connected: a database that cannot be reached is one line, in
         # the health check's words, not a traceback. Any other database
-        # error keeps its traceback.
-        if connection.connection is not None:
+        # error keeps its traceback: one the server sent has an SQLSTATE (a
+        # lock timeout in a failed migration, whose connection is closed).
+        sent_by_the_server = getattr(exc.__cause__, "sqlstate", None)
+        if connection.connection is not None or sent_by_the_server:
             raise
         from operations.health.checks import describe_connect_error
 
