@@ -107,3 +107,32 @@ def test_make_run_refuses_a_port_that_is_no_number():
     assert result.stderr.splitlines() == [
         "error: RUN_PORT must be a port number (1 to 65535), got 'eighty'"
     ]
+
+
+CANCELLED_THEN_CLOSED = """
+from django.db import connection
+try:
+    with connection.cursor() as cursor:
+        cursor.execute("SET statement_timeout = 1")
+        cursor.execute("SELECT pg_sleep(1)")
+finally:
+    connection.close()
+"""
+
+
+@pytest.mark.postgresql
+def test_a_server_error_after_the_connection_closed_is_not_called_unreachable():
+    # As a migration that hit its lock_timeout leaves it: the server's own
+    # error, with its traceback, not "cannot reach the database".
+    url = os.environ["TEST_SUPERUSER_DATABASE_URL"]  # Any reachable database.
+    result = manage_py(
+        "shell",
+        "-c",
+        CANCELLED_THEN_CLOSED,
+        DATABASE_URL=url,
+        DJANGO_SECRET_KEY="x" * 50,
+    )
+
+    assert result.returncode == 1
+    assert "canceling statement due to statement timeout" in result.stderr
+    assert "cannot reach the database" not in result.stderr
