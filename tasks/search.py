@@ -2,50 +2,53 @@
 
 ``tasks_task`` forces row-level security, and under it PostgreSQL uses a
 condition of the query as an index condition only when its operator is
-leakproof: ``ILIKE`` and pg_trgm's operators are not, and only a superuser
+leakproof: ``LIKE`` and pg_trgm's operators are not, and only a superuser
 can mark them so. A trigram index on ``tasks_task.title`` would never be
-used. So the titles are copied, by triggers, into ``tasks_task_search``
-(task id, title) with a trigram GIN index, a table that the runtime role
-has no privilege on at all, and are searched through one ``SECURITY
-DEFINER`` function, ``todoproject_tasks_titled(term)``. It returns the ids
-of the tasks whose title contains `term` (case-insensitive) only when the
-acting user may see every task (``todoproject_staff_may``, the same check
-as the staff policy), and nothing otherwise: it tells no one more than the
-staff scope already shows. The ids are then read from ``tasks_task`` under
-its policies, as ``id = ANY (...)``, a leakproof index condition.
+used. So triggers copy each task's id and ``upper(title)`` into
+``tasks_task_search``, which has a trigram GIN index and on which the
+runtime role holds no privilege at all, and one ``SECURITY DEFINER``
+function, ``todoproject_tasks_titled(words, max_ids)``, searches it. It
+returns the ids of the tasks whose title contains every word, compared as
+Django's ``icontains`` compares on PostgreSQL (``upper(title) LIKE
+upper(pattern)``, with ``%``, ``_`` and ``\\`` taken literally), and only
+when the acting user may see every task (``todoproject_staff_may``, the
+staff policy's own check): it tells no caller more than the staff scope
+already shows. The ids are then read from ``tasks_task`` under its
+policies, as ``id IN (...)``, a leakproof index condition.
 
-The triggers copy at statement level where PostgreSQL allows (insert,
-delete: one query per statement, with transition tables, so deleting a
-user's thousand tasks is one more DELETE) and row by row for a rename,
-which is rare. ``TRUNCATE`` empties the copy too. A no-op on SQLite.
+The triggers copy at statement level where PostgreSQL allows (insert and
+delete, with transition tables: deleting a user's thousand tasks is one
+more DELETE) and row by row for a rename, which is rare. A copy is removed
+only when its task no longer exists, so one statement that deletes a task
+and inserts it again (a CTE) keeps it, in whatever order the triggers
+fire. ``TRUNCATE`` empties the copy too. A no-op on SQLite.
 """
 
 from __future__ import annotations
 
 from django.db import connections
 
-from ownership.policies import STAFF_FUNCTION, TABLE
+from ownership.policies import STAFF_FUNCTION, SYSTEM_SETTING, TABLE
 
 SEARCH_TABLE = "tasks_task_search"
-SEARCH_INDEX = "task_search_title_trgm"
+SEARCH_INDEX = "task_search_upper_title_trgm"
 SEARCH_FUNCTION = "todoproject_tasks_titled"
 
 # Each SECURITY DEFINER function below runs as the owner: its search_path
 # is the migration's schema, then pg_temp explicitly last (see
-# ownership/policies.py).
-_SEARCH_PATH = """
+# ownership/policies.py). The two that read tasks_task do so in the system
+# scope, turned on for their own run only (a function's SET clause would
+# need a superuser to name a custom setting).
+CREATE = f"""
 SELECT set_config(
     'search_path', quote_ident(current_schema()) || ', pg_temp', true
 );
-"""
-
-CREATE = f"""
-{_SEARCH_PATH}
 CREATE TABLE {SEARCH_TABLE} (
     task_id bigint PRIMARY KEY,
-    title text NOT NULL
+    upper_title text NOT NULL
 );
-CREATE INDEX {SEARCH_INDEX} ON {SEARCH_TABLE} USING gin (title gin_trgm_ops);
+CREATE INDEX {SEARCH_INDEX} ON {SEARCH_TABLE}
+    USING gin (upper_title gin_trgm_ops);
 
 CREATE FUNCTION {SEARCH_FUNCTION}(words text[], max_ids integer)
     RETURNS SETOF bigint
@@ -54,17 +57,20 @@ CREATE FUNCTION {SEARCH_FUNCTION}(words text[], max_ids integer)
 AS $$
 BEGIN
     IF NOT {STAFF_FUNCTION}('{{view_task,change_task}}')
-        OR cardinality(words) IS DISTINCT FROM array_length(words, 1) THEN
+        OR coalesce(cardinality(words), 0) = 0
+        OR EXISTS (SELECT FROM unnest(words) AS word WHERE word IS NULL)
+        OR max_ids IS NULL OR max_ids < 0 THEN
         RETURN;
     END IF;
-    -- One ILIKE per word, each pattern a literal: the plan is made for
+    -- One LIKE per word, each pattern a literal: the plan is made for
     -- these patterns, which is what lets it use the trigram index (a plan
     -- made for any pattern cannot), and the index intersects the words.
     RETURN QUERY EXECUTE format(
         'SELECT task_id FROM {SEARCH_TABLE} WHERE %s LIMIT %s',
-        (SELECT string_agg(format('title ILIKE %L', '%' || replace(replace(replace(
-             word, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%'), ' AND ')
-         FROM unnest(words) AS word),
+        (SELECT string_agg(format('upper_title LIKE %L', upper(
+             '%' || replace(replace(replace(
+                 word, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%'
+         )), ' AND ') FROM unnest(words) AS word),
         max_ids);
 END
 $$;
@@ -74,9 +80,9 @@ CREATE FUNCTION todoproject_task_search_add() RETURNS trigger
     SET search_path FROM CURRENT
 AS $$
 BEGIN
-    INSERT INTO {SEARCH_TABLE} (task_id, title)
-    SELECT id, title FROM added
-    ON CONFLICT (task_id) DO UPDATE SET title = EXCLUDED.title;
+    INSERT INTO {SEARCH_TABLE} (task_id, upper_title)
+    SELECT id, upper(title) FROM added
+    ON CONFLICT (task_id) DO UPDATE SET upper_title = EXCLUDED.upper_title;
     RETURN NULL;
 END
 $$;
@@ -85,12 +91,18 @@ CREATE FUNCTION todoproject_task_search_rename() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path FROM CURRENT
 AS $$
+DECLARE
+    outer_system text := current_setting('{SYSTEM_SETTING}', true);
 BEGIN
     IF OLD.id <> NEW.id THEN
-        DELETE FROM {SEARCH_TABLE} WHERE task_id = OLD.id;
+        PERFORM set_config('{SYSTEM_SETTING}', 'on', true);
+        DELETE FROM {SEARCH_TABLE} s WHERE s.task_id = OLD.id
+            AND NOT EXISTS (SELECT FROM {TABLE} t WHERE t.id = OLD.id);
+        PERFORM set_config('{SYSTEM_SETTING}', coalesce(outer_system, ''), true);
     END IF;
-    INSERT INTO {SEARCH_TABLE} (task_id, title) VALUES (NEW.id, NEW.title)
-    ON CONFLICT (task_id) DO UPDATE SET title = EXCLUDED.title;
+    INSERT INTO {SEARCH_TABLE} (task_id, upper_title)
+    VALUES (NEW.id, upper(NEW.title))
+    ON CONFLICT (task_id) DO UPDATE SET upper_title = EXCLUDED.upper_title;
     RETURN NULL;
 END
 $$;
@@ -99,8 +111,13 @@ CREATE FUNCTION todoproject_task_search_remove() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path FROM CURRENT
 AS $$
+DECLARE
+    outer_system text := current_setting('{SYSTEM_SETTING}', true);
 BEGIN
-    DELETE FROM {SEARCH_TABLE} s USING removed r WHERE s.task_id = r.id;
+    PERFORM set_config('{SYSTEM_SETTING}', 'on', true);
+    DELETE FROM {SEARCH_TABLE} s USING removed r WHERE s.task_id = r.id
+        AND NOT EXISTS (SELECT FROM {TABLE} t WHERE t.id = r.id);
+    PERFORM set_config('{SYSTEM_SETTING}', coalesce(outer_system, ''), true);
     RETURN NULL;
 END
 $$;
@@ -146,12 +163,15 @@ DROP FUNCTION {SEARCH_FUNCTION}(text[], integer);
 DROP TABLE {SEARCH_TABLE};
 """
 
-# Copies the titles of the tasks that existed before the triggers; run by
-# the table's owner in the system scope. A title written since is newer
-# than this snapshot's, so it is kept.
-BACKFILL = f"""
-INSERT INTO {SEARCH_TABLE} (task_id, title)
-SELECT id, title FROM {TABLE}
+# Copies the tasks with ids in [%s, %s) that existed before the triggers,
+# for the table's owner in the system scope. FOR KEY SHARE skips a task
+# deleted meanwhile and holds off its deletion until the batch commits (the
+# delete trigger then sees the copy), but not a rename; a copy the
+# triggers wrote is newer than this one, and is kept.
+BACKFILL_BATCH = f"""
+INSERT INTO {SEARCH_TABLE} (task_id, upper_title)
+SELECT id, upper(title) FROM {TABLE} WHERE id >= %s AND id < %s
+FOR KEY SHARE
 ON CONFLICT (task_id) DO NOTHING
 """
 
@@ -159,11 +179,11 @@ ON CONFLICT (task_id) DO NOTHING
 def task_ids_titled(words: list[str], *, limit: int, using: str) -> list[int] | None:
     """Return the ids of the tasks whose title contains every one of `words`.
 
-    Ignoring case, through the trigram index; for staff who may see every
-    task (in their ``staff_scope``), and an empty list for anyone else.
-    None when more than `limit` titles match: so common a word is better
-    found by reading the table in the order wanted than by a list of ids.
-    PostgreSQL only.
+    Ignoring case as Django's ``icontains`` does, through the trigram
+    index; for staff who may see every task (in their ``staff_scope``), and
+    an empty list for anyone else. None when more than `limit` titles
+    match: so common a word is better found by reading the table in the
+    order wanted than by a list of ids. PostgreSQL only.
     """
     with connections[using].cursor() as cursor:
         cursor.execute(f"SELECT {SEARCH_FUNCTION}(%s, %s)", [words, limit + 1])

@@ -1,5 +1,11 @@
 """The admin's title search through the trigram index (tasks/search.py)."""
 
+import importlib
+import os
+import threading
+import time
+
+import psycopg
 import pytest
 from django.contrib import admin
 from django.db import connection, transaction
@@ -52,6 +58,21 @@ def test_like_wildcards_in_a_word_are_plain_characters(admin_user, user):
     assert found(admin_user, "\\temp") == {backslash.pk}
 
 
+def test_arguments_that_make_no_search_find_nothing(admin_user, task):
+    with staff_scope(admin_user), connection.cursor() as cursor:
+        for words, max_ids in [
+            (None, 10),
+            ([], 10),
+            (["milk", None], 10),
+            (["milk"], None),
+            (["milk"], -1),
+        ]:
+            cursor.execute(
+                "SELECT todoproject_tasks_titled(%s::text[], %s)", [words, max_ids]
+            )
+            assert cursor.fetchall() == [], (words, max_ids)
+
+
 def test_more_matches_than_the_limit_give_none(admin_user, user):
     TaskFactory.create_batch(3, owner=user, title="Buy milk")
 
@@ -84,6 +105,23 @@ def test_deleted_tasks_and_users_are_no_longer_found(admin_user, task, other_tas
     assert found(admin_user, "secret") == set()
 
 
+def test_a_task_deleted_and_inserted_again_in_one_statement_is_found(admin_user, task):
+    # The delete trigger may run after the insert trigger: it must not take
+    # the new copy away.
+    with acting_as(task.owner), connection.cursor() as cursor:
+        cursor.execute(
+            "WITH gone AS (DELETE FROM tasks_task WHERE id = %s RETURNING *), "
+            "back AS (INSERT INTO tasks_task (id, title, description, completed, "
+            "created_at, updated_at, owner_id) SELECT id, 'Buy oat milk', "
+            "description, completed, created_at, updated_at, owner_id FROM gone "
+            "RETURNING id) "
+            "DELETE FROM tasks_task WHERE id = (SELECT id + 1000000 FROM back)",
+            [task.pk],
+        )
+
+    assert found(admin_user, "oat milk") == {task.pk}
+
+
 def test_no_one_but_staff_who_see_every_task_finds_anything(user, task):
     # The owner in their own scope, and no scope at all.
     with acting_as(user):
@@ -93,7 +131,7 @@ def test_no_one_but_staff_who_see_every_task_finds_anything(user, task):
 
 def test_the_runtime_role_cannot_read_or_write_the_copied_titles(task):
     for statement in (
-        "SELECT title FROM tasks_task_search",
+        "SELECT upper_title FROM tasks_task_search",
         "INSERT INTO tasks_task_search VALUES (1, 'forged')",
         "SELECT todoproject_task_search_empty()",
     ):
@@ -136,7 +174,7 @@ def test_the_trigram_index_serves_the_search(superuser_cursor, admin_user):
     superuser_cursor.execute("ROLLBACK")
 
     (inner,) = [n for n in notices if "Query Text: SELECT task_id FROM" in n]
-    assert "Bitmap Index Scan on task_search_title_trgm" in inner
+    assert "Bitmap Index Scan on task_search_upper_title_trgm" in inner
 
 
 def test_the_copied_titles_belong_to_the_tables_owner():
@@ -164,6 +202,9 @@ SEARCHES = [
     "50%",
     "no such words",
     "   ",
+    "ΛΌΓΟΣ",
+    "izmir",
+    "STOP",
 ]
 
 
@@ -175,6 +216,10 @@ def tasks_to_search(user, other_user):
     TaskFactory(owner=other_user, title="Bob's secret plan")
     TaskFactory(owner=other_user, title="Save 50% on milk")
     TaskFactory(owner=other_user, title="Save 500 on bread")
+    # Where upper() and lower() disagree: Django compares upper-cased.
+    TaskFactory(owner=other_user, title="Ο λόγος")
+    TaskFactory(owner=other_user, title="İzmir trip")
+    TaskFactory(owner=other_user, title="ſtop here")
 
 
 def djangos_own_search(staff, term: str) -> list[int]:
@@ -211,3 +256,54 @@ def test_a_title_search_reads_no_title_of_tasks_task(
     sql = [q["sql"] for q in queries.captured_queries]
     assert sum("todoproject_tasks_titled" in s for s in sql) == 1
     assert not any("LIKE" in s and "tasks_task" in s for s in sql)
+
+
+# The copy of the titles written before the triggers (tasks/0007) --------
+
+BACKFILL = importlib.import_module(
+    "tasks.migrations.0007_copy_the_titles_written_before"
+)
+
+
+def copied_ids(superuser_cursor) -> set[int]:
+    superuser_cursor.execute("SELECT task_id FROM tasks_task_search")
+    return {task_id for (task_id,) in superuser_cursor.fetchall()}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_backfill_copies_every_task_once(as_owner, superuser_cursor, user):
+    tasks = TaskFactory.create_batch(5, owner=user)
+    superuser_cursor.execute("DELETE FROM tasks_task_search")
+
+    with connection.schema_editor() as editor:
+        BACKFILL.copy_titles(None, editor)
+        BACKFILL.copy_titles(None, editor)  # Run again: nothing new.
+
+    assert copied_ids(superuser_cursor) == {task.pk for task in tasks}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_deleted_during_the_backfill_leaves_no_copy(
+    as_owner, superuser_cursor, user
+):
+    kept, deleted = TaskFactory.create_batch(2, owner=user)
+    superuser_cursor.execute("DELETE FROM tasks_task_search")
+    url = os.environ["TEST_SUPERUSER_DATABASE_URL"]
+    with psycopg.connect(url, dbname=connection.settings_dict["NAME"]) as deleter:
+        deleter.execute("DELETE FROM tasks_task WHERE id = %s", [deleted.pk])
+        # Uncommitted: the backfill's snapshot still sees the task.
+        backfill = threading.Thread(target=run_backfill)
+        backfill.start()
+        time.sleep(0.5)
+        deleter.commit()
+    backfill.join(timeout=30)
+
+    assert copied_ids(superuser_cursor) == {kept.pk}
+
+
+def run_backfill():
+    try:
+        with connection.schema_editor() as editor:
+            BACKFILL.copy_titles(None, editor)
+    finally:
+        connection.close()
