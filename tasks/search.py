@@ -36,9 +36,9 @@ SEARCH_FUNCTION = "todoproject_tasks_titled"
 
 # Each SECURITY DEFINER function below runs as the owner: its search_path
 # is the migration's schema, then pg_temp explicitly last (see
-# ownership/policies.py). The two that read tasks_task do so in the system
-# scope, turned on for their own run only (a function's SET clause would
-# need a superuser to name a custom setting).
+# ownership/policies.py). The one that reads tasks_task does so in the
+# system scope, turned on for its own run only (a function's SET clause
+# would need a superuser to name a custom setting).
 CREATE = f"""
 SELECT set_config(
     'search_path', quote_ident(current_schema()) || ', pg_temp', true
@@ -87,18 +87,31 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION todoproject_task_search_rename() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
+-- Removes the copies of `ids` whose task no longer exists: one statement
+-- may delete a task and insert it again (a CTE), and its triggers may fire
+-- in either order. Reads tasks_task in the system scope, for its own run
+-- only. Called by the triggers below, as the owner.
+CREATE FUNCTION todoproject_task_search_forget(ids bigint[]) RETURNS void
+    LANGUAGE plpgsql
     SET search_path FROM CURRENT
 AS $$
 DECLARE
     outer_system text := current_setting('{SYSTEM_SETTING}', true);
 BEGIN
+    PERFORM set_config('{SYSTEM_SETTING}', 'on', true);
+    DELETE FROM {SEARCH_TABLE} s WHERE s.task_id = ANY (ids)
+        AND NOT EXISTS (SELECT FROM {TABLE} t WHERE t.id = s.task_id);
+    PERFORM set_config('{SYSTEM_SETTING}', coalesce(outer_system, ''), true);
+END
+$$;
+
+CREATE FUNCTION todoproject_task_search_rename() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path FROM CURRENT
+AS $$
+BEGIN
     IF OLD.id <> NEW.id THEN
-        PERFORM set_config('{SYSTEM_SETTING}', 'on', true);
-        DELETE FROM {SEARCH_TABLE} s WHERE s.task_id = OLD.id
-            AND NOT EXISTS (SELECT FROM {TABLE} t WHERE t.id = OLD.id);
-        PERFORM set_config('{SYSTEM_SETTING}', coalesce(outer_system, ''), true);
+        PERFORM todoproject_task_search_forget(ARRAY[OLD.id]);
     END IF;
     INSERT INTO {SEARCH_TABLE} (task_id, upper_title)
     VALUES (NEW.id, upper(NEW.title))
@@ -111,13 +124,8 @@ CREATE FUNCTION todoproject_task_search_remove() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path FROM CURRENT
 AS $$
-DECLARE
-    outer_system text := current_setting('{SYSTEM_SETTING}', true);
 BEGIN
-    PERFORM set_config('{SYSTEM_SETTING}', 'on', true);
-    DELETE FROM {SEARCH_TABLE} s USING removed r WHERE s.task_id = r.id
-        AND NOT EXISTS (SELECT FROM {TABLE} t WHERE t.id = r.id);
-    PERFORM set_config('{SYSTEM_SETTING}', coalesce(outer_system, ''), true);
+    PERFORM todoproject_task_search_forget(ARRAY(SELECT id FROM removed));
     RETURN NULL;
 END
 $$;
@@ -132,9 +140,10 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON FUNCTION todoproject_task_search_add(),
-    todoproject_task_search_rename(), todoproject_task_search_remove(),
-    todoproject_task_search_empty() FROM PUBLIC;
+REVOKE ALL ON FUNCTION todoproject_task_search_forget(bigint[]),
+    todoproject_task_search_add(), todoproject_task_search_rename(),
+    todoproject_task_search_remove(), todoproject_task_search_empty()
+    FROM PUBLIC;
 
 CREATE TRIGGER task_search_add AFTER INSERT ON {TABLE}
     REFERENCING NEW TABLE AS added
@@ -159,6 +168,7 @@ DROP FUNCTION todoproject_task_search_empty();
 DROP FUNCTION todoproject_task_search_remove();
 DROP FUNCTION todoproject_task_search_rename();
 DROP FUNCTION todoproject_task_search_add();
+DROP FUNCTION todoproject_task_search_forget(bigint[]);
 DROP FUNCTION {SEARCH_FUNCTION}(text[], integer);
 DROP TABLE {SEARCH_TABLE};
 """

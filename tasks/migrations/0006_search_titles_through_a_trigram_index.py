@@ -29,9 +29,10 @@ class Migration(migrations.Migration):
     operations = [
         # Every statement here is quick, on a new, empty table, but the
         # triggers wait for a lock on tasks_task: fail rather than queue.
+        # (search.DROP sets its own, since its reverse runs first.)
         PostgreSQLOnlySQL(
             "SET LOCAL lock_timeout = '5s';\nSET LOCAL statement_timeout = '1min';",
-            reverse_sql="SET LOCAL lock_timeout = '5s';",
+            reverse_sql=migrations.RunSQL.noop,
         ),
         PostgreSQLOnlySQL(
             "CREATE EXTENSION IF NOT EXISTS pg_trgm;",
