@@ -6,6 +6,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 from django.db import connection, connections
 
 from accounts.models import User
@@ -54,6 +55,19 @@ def stored_row(pk: int) -> dict:
     """Return every column of the stored task `pk`."""
     task = stored_task(pk)
     return {field.attname: getattr(task, field.attname) for field in Task._meta.fields}
+
+
+def connect(settings_dict: dict, **options) -> psycopg.Connection:
+    """A plain psycopg connection, in autocommit, to a Django database's server."""
+    return psycopg.connect(
+        host=settings_dict["HOST"],
+        port=settings_dict["PORT"],
+        user=settings_dict["USER"],
+        password=settings_dict["PASSWORD"],
+        dbname=settings_dict["NAME"],
+        autocommit=True,
+        **options,
+    )
 
 
 def clean_env() -> dict[str, str]:

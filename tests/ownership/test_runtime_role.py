@@ -20,6 +20,7 @@ from ownership.policies import (
     USER_SETTING,
 )
 from tests.factories import TaskFactory, UserFactory
+from tests.utils import connect
 
 pytestmark = [
     pytest.mark.postgresql,
@@ -42,18 +43,9 @@ def alice_and_bob():
 
 def connect_as_runtime_role() -> psycopg.Connection:
     """A plain psycopg connection as the runtime role, to the test database."""
-    db = connection.settings_dict
-    return psycopg.connect(
-        host=db["HOST"],
-        port=db["PORT"],
-        user=db["USER"],
-        password=db["PASSWORD"],
-        dbname=db["NAME"],
-        autocommit=True,
-        # No prepared statements: through PgBouncer in transaction mode
-        # they would land on other clients' server connections.
-        prepare_threshold=None,
-    )
+    # No prepared statements: through PgBouncer in transaction mode they
+    # would land on other clients' server connections.
+    return connect(connection.settings_dict, prepare_threshold=None)
 
 
 @pytest.fixture

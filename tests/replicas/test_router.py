@@ -36,7 +36,7 @@ from replicas import router
 from tasks import services
 from tests.pgbouncer import pgbouncer_in_front
 from tests.standbys import DATABASE, migrated_primary, settings_for
-from tests.utils import default_database
+from tests.utils import connect, default_database
 
 pytestmark = pytest.mark.postgresql
 
@@ -163,15 +163,7 @@ def test_the_primary_is_reached_directly_or_through_pgbouncer(routed, way_to_pri
     with connections["default"].cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         (ours,) = cursor.fetchone()
-    db = way_to_primary.settings
-    with psycopg.connect(
-        host=db["HOST"],
-        port=db["PORT"],
-        user=db["USER"],
-        password=db["PASSWORD"],
-        dbname=db["NAME"],
-        autocommit=True,
-    ) as other:
+    with connect(way_to_primary.settings) as other:
         (theirs,) = other.execute("SELECT pg_backend_pid()").fetchone()
 
     assert (ours == theirs) == way_to_primary.through_pgbouncer

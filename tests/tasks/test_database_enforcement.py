@@ -9,7 +9,6 @@ import json
 import os
 from io import StringIO
 
-import psycopg
 import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
@@ -20,7 +19,7 @@ from ownership.middleware import ActingUserMiddleware
 from ownership.scope import acting_as, as_system, current_scope, system_scope
 from tasks.models import Task
 from tests.factories import TaskFactory, UserFactory
-from tests.utils import stored_tasks
+from tests.utils import connect, stored_tasks
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.isolation]
 
@@ -178,16 +177,8 @@ def test_next_client_of_the_server_connection_inherits_no_acting_user(alice_and_
         pid = raw("SELECT pg_backend_pid()")[0][0][0]
         assert len(raw(f"SELECT id FROM {TABLE}")[0]) == 2
 
-    db = connection.settings_dict
     with (
-        psycopg.connect(
-            host=db["HOST"],
-            port=db["PORT"],
-            user=db["USER"],
-            password=db["PASSWORD"],
-            dbname=db["NAME"],
-            autocommit=True,
-        ) as other_client,
+        connect(connection.settings_dict) as other_client,
         other_client.transaction(),
     ):
         row = other_client.execute(
