@@ -41,7 +41,10 @@ SECURE_SSLMODES = {"require", "verify-ca", "verify-full"}
 
 def _postgresql_databases():
     for alias, db in settings.DATABASES.items():
-        if db.get("ENGINE") == "django.db.backends.postgresql":
+        if db.get("ENGINE") in {
+            "django.db.backends.postgresql",
+            "ownership.backends.postgresql",
+        }:
             yield alias, db
 
 

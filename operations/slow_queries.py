@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from weakref import WeakKeyDictionary
 
 from django.conf import settings
 
@@ -34,7 +35,19 @@ def log_slow_queries(execute, sql, params, many, context):
             )
 
 
+# Connections of other backends (SQLite) that have the log: it stays
+# entered for the life of each.
+_installed: WeakKeyDictionary = WeakKeyDictionary()
+
+
 def install_slow_query_log(sender, connection, **kwargs) -> None:
-    """Attach the wrapper to each new connection (connection_created)."""
-    if log_slow_queries not in connection.execute_wrappers:
-        connection.execute_wrappers.insert(0, log_slow_queries)
+    """Attach the wrapper to each new connection (connection_created).
+
+    The project's PostgreSQL backend installs it itself, outermost
+    (settings.DATABASE_EXECUTE_WRAPPERS); other backends get it here, once
+    per connection object.
+    """
+    if hasattr(connection, "scope_wrappers") or connection in _installed:
+        return
+    _installed[connection] = connection.execute_wrapper(log_slow_queries)
+    _installed[connection].__enter__()

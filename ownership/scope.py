@@ -15,26 +15,44 @@ connection (PgBouncer in transaction mode).
 - ``system_scope()``: every task, for the owner only (seeding, data
   migrations, dumps); for the runtime role it shows nothing. Grep for it to
   audit it.
+- ``request_scope(request)``: whoever `request` is authenticated as, asked
+  at each statement (ActingUserMiddleware), so that authentication done
+  inside the view (DRF, django-ninja) counts from the moment it is done.
 
 Outside of these, queries see no task at all and write none: fail closed.
 Inside one user's scope, a scope of another user raises ``ScopeConflict``.
-Each opens a transaction (a savepoint when one is already open, none when
-the same scope already holds one) and restores the outer scope when it ends;
-with ``atomic=False`` each statement carries the scope itself instead. On
-SQLite there is no row-level security and all are plain ``atomic()``
-blocks.
+
+A scope is a frame in a ``ContextVar``: each thread, and each asyncio task
+or request under ASGI, has its own, and ``sync_to_async`` carries it to the
+thread that runs the queries. A transaction scope (the default) opens a
+transaction, or a savepoint inside one, that starts with the setting, and
+puts the outer scope back when it ends. A statement scope (``atomic=False``,
+``async with``, requests) sends the setting with each statement instead,
+through an execute wrapper: in the same round trip where the connection
+allows it. On SQLite there is no row-level security and scopes only decide
+what the ORM's checks say.
 """
 
 from __future__ import annotations
 
+import logging
 import select
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import wraps
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 import psycopg
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.exceptions import (
+    ImproperlyConfigured,
+    ObjectDoesNotExist,
+    PermissionDenied,
+)
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from psycopg import ClientCursor
 
@@ -53,15 +71,26 @@ __all__ = [
     "STAFF_SETTING",
     "SYSTEM_SETTING",
     "USER_SETTING",
+    "NotVisible",
     "Scope",
     "ScopeConflict",
+    "UnscopedQuery",
     "acting_as",
     "as_system",
     "current_scope",
+    "explicit_scope",
+    "has_statement_scope",
     "holding",
+    "in_scope",
+    "request_scope",
+    "require_scope",
+    "requests_authenticated_in_view",
+    "statement_scope",
     "staff_scope",
     "system_scope",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -85,53 +114,201 @@ class Scope:
         return "nobody"
 
 
-class ScopeConflict(RuntimeError):
+class ScopeConflict(PermissionDenied):
     """A scope for one user was asked for inside the scope of another.
 
     The classic authorization bug (a user id taken from a URL and used
     inside another user's request) becomes this error instead of a silent
-    switch to the other user's rows.
+    switch to the other user's rows. So does a request that carries two
+    identities (a session of one user and a token of another). A
+    ``PermissionDenied``: Django and DRF answer it with 403.
     """
+
+
+class NotVisible(ObjectDoesNotExist):
+    """A row was written, reloaded or deleted outside the scope that shows it.
+
+    Raised by model instances (ownership.instances) instead of a fallback
+    INSERT, a row-level security message or a delete of nothing. Each
+    model's own error is also its ``DoesNotExist``.
+    """
+
+
+class UnscopedQuery(RuntimeError):
+    """A query of owned rows ran with no scope in force: it sees nothing."""
 
 
 NOBODY = Scope()
 
+# The database backend whose connections all carry the statement wrapper.
+BACKEND = "ownership.backends.postgresql"
 
-@dataclass(frozen=True, eq=False)  # Frames are told apart by identity.
+
+@dataclass(eq=False)  # Frames are told apart by identity.
 class _Frame:
     scope: Scope
-    # True: every statement carries its own set_config (no transaction).
+    # None: every database (a request's frame).
+    alias: str | None
+    # True: every statement carries its own set_config.
     per_statement: bool = False
-    # holding()'s frames: the outermost atomic block they were made in,
-    # outside of which they mean nothing (a generator may outlive it).
-    held_in: object = None
+    # Aliases whose open transaction a per-statement frame changed: their
+    # outer scope is put back when the frame ends.
+    touched: set[str] = field(default_factory=set)
+
+    def resolve(self) -> Scope:
+        return self.scope
 
 
-def _stack(connection) -> list[_Frame]:
-    # Scopes live on the connection object because the database settings
-    # they mirror live on the database connection (one per thread).
-    try:
-        stack = connection._todoproject_scopes
-    except AttributeError:
-        stack = connection._todoproject_scopes = []
-    outermost = connection.atomic_blocks[0] if connection.atomic_blocks else None
-    if any(f.held_in is not None and f.held_in is not outermost for f in stack):
-        stack[:] = [f for f in stack if f.held_in is None or f.held_in is outermost]
-    return stack
+class _RequestFrame(_Frame):
+    """The scope of a request: whoever it is authenticated as, when asked.
+
+    DRF replaces ``request.user`` on the Django request when it
+    authenticates inside the view, and django-ninja puts what its auth
+    returns in ``request.auth``; reading both at each statement makes the
+    scope follow. The answer is kept until either attribute changes.
+    """
+
+    def __init__(self, request, staff_path: Callable[[Any], bool]) -> None:
+        super().__init__(NOBODY, None, per_statement=True)
+        self.request = request
+        self.staff_path = staff_path
+        # What AuthenticationMiddleware put there: the session's user.
+        self.session_user = getattr(request, "user", None)
+        self.seen: tuple[Any, Any] | None = None
+        self.warned = False
+        # A DRF or ninja view: credentials of its own may come with a session.
+        self.in_view = False
+
+    def resolve(self) -> Scope:
+        user = getattr(self.request, "user", None)
+        auth = getattr(self.request, "auth", None)
+        if self.seen is not None and self.seen[0] is user and self.seen[1] is auth:
+            return self.scope
+        # Reading a lazy session user runs queries; they carry no scope.
+        token = _resolving.set(True)
+        try:
+            self.scope = self._scope_of(user, auth)
+        finally:
+            _resolving.reset(token)
+        self.seen = (user, auth)
+        return self.scope
+
+    def _scope_of(self, user, auth) -> Scope:
+        if not _is_authenticated_user(auth):
+            auth = None
+        identities = []
+        for candidate in (self.session_user, user, auth):
+            if _is_authenticated_user(candidate) and all(
+                candidate.pk != seen.pk for seen in identities
+            ):
+                identities.append(candidate)
+        if len(identities) > 1:
+            names = " and ".join(str(_user_scope(who)) for who in identities)
+            raise ScopeConflict(
+                f"the request is authenticated as {names}: a request acts for "
+                "one user only"
+            )
+        if (
+            self.in_view
+            and _is_authenticated_user(self.session_user)
+            and self.request.headers.get("Authorization")
+        ):
+            raise ScopeConflict(
+                "the request carries both a logged-in session and an "
+                "Authorization header: a request acts for one user only"
+            )
+        # Once a framework has replaced the session's user, its answer is
+        # the request's, anonymous included.
+        acting = user if _is_authenticated_user(user) else auth
+        if acting is None:
+            return NOBODY
+        from .permissions import may_see_all_tasks
+
+        scope = _user_scope(acting)
+        if self.staff_path(self.request) and may_see_all_tasks(acting):
+            return Scope(user_id=scope.user_id, name=scope.name, staff=True)
+        return scope
 
 
-def _remove(connection, frame: _Frame) -> None:
+def _is_authenticated_user(candidate) -> bool:
+    # request.auth may hold a token, a dict or a string: only a user counts.
+    return (
+        getattr(candidate, "is_authenticated", False) is True
+        and getattr(candidate, "pk", None) is not None
+        and hasattr(candidate, "get_username")
+    )
+
+
+_frames: ContextVar[tuple[_Frame, ...]] = ContextVar("todoproject_scopes", default=())
+# True while a request's user is being read, and while a scope's own
+# set_config runs: those statements pass the execute wrapper untouched.
+_resolving: ContextVar[bool] = ContextVar("todoproject_resolving", default=False)
+_warned_outside_requests = False
+
+
+def _push(frame: _Frame) -> None:
+    _frames.set((*_frames.get(), frame))
+
+
+def _remove(frame: _Frame) -> None:
     # By identity, wherever it is: a frame pushed after it (an unfinished
-    # iteration's) may still be on top.
-    stack = _stack(connection)
-    if frame in stack:
-        stack.remove(frame)
+    # iteration's) may still be above it.
+    frames = _frames.get()
+    if frame in frames:
+        _frames.set(tuple(f for f in frames if f is not frame))
+
+
+def _innermost(alias: str) -> _Frame | None:
+    for frame in reversed(_frames.get()):
+        if frame.alias is None or frame.alias == alias:
+            return frame
+    return None
 
 
 def current_scope(using: str = DEFAULT_DB_ALIAS) -> Scope:
-    """Return the scope in force on the connection `using`."""
-    stack = _stack(connections[using])
-    return stack[-1].scope if stack else NOBODY
+    """Return the scope in force on the database `using`."""
+    frame = _innermost(using)
+    return frame.resolve() if frame is not None else NOBODY
+
+
+def explicit_scope(using: str = DEFAULT_DB_ALIAS) -> Scope | None:
+    """Return the scope a block of code set on `using`, not a request's."""
+    frame = _innermost(using)
+    if frame is None or isinstance(frame, _RequestFrame):
+        return None
+    return frame.scope
+
+
+def require_scope(using: str, model) -> None:
+    """Warn, or raise ``UnscopedQuery``, when `model` is read with no scope.
+
+    ``settings.UNSCOPED_QUERIES``: "warn" (one warning per request, or per
+    process outside requests: a ``manage.py shell`` session), "error" (the
+    test suite), or "ignore".
+    """
+    global _warned_outside_requests
+    if current_scope(using) != NOBODY or connections[using].vendor != "postgresql":
+        return
+    policy = getattr(settings, "UNSCOPED_QUERIES", "warn")
+    if policy == "ignore":
+        return
+    message = (
+        f"a query of {model._meta.verbose_name_plural} ran with no scope in "
+        "force, and row-level security shows it no row: use the services, "
+        "Model.objects.for_owner(user) or acting_as(user)"
+    )
+    if policy == "error":
+        raise UnscopedQuery(message)
+    request = next(
+        (f for f in reversed(_frames.get()) if isinstance(f, _RequestFrame)), None
+    )
+    if request is not None:
+        if not request.warned:
+            request.warned = True
+            logger.warning("%s (request %s)", message, request.request.path)
+    elif not _warned_outside_requests:
+        _warned_outside_requests = True
+        logger.warning("%s", message)
 
 
 def _set_config_sql(scope: Scope) -> str:
@@ -151,8 +328,12 @@ def _set_config_sql(scope: Scope) -> str:
 def _apply(connection, scope: Scope) -> None:
     if connection.vendor != "postgresql":
         return
-    with connection.cursor() as cursor:
-        cursor.execute(_set_config_sql(scope))
+    token = _resolving.set(True)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(_set_config_sql(scope))
+    finally:
+        _resolving.reset(token)
 
 
 def _drop_if_dead(connection) -> None:
@@ -160,7 +341,7 @@ def _drop_if_dead(connection) -> None:
 
     A terminated backend or a restarted server leaves the idle socket
     readable (an error message, then EOF); Django's own health check runs
-    only between requests and costs a round trip. One non-blocking select()
+    only between requests and costs a round trip. One non-blocking poll()
     here lets the next statement reconnect instead of failing, in scripts
     and shells as in requests.
     """
@@ -181,68 +362,99 @@ def _drop_if_dead(connection) -> None:
         connection.close()
 
 
-def _can_scope_statements(connection) -> bool:
-    """Whether statements can carry their own set_config on `connection`.
+def statement_scope(execute, sql, params, many, context):
+    """Execute wrapper: send each statement with its scope's set_config.
 
-    That takes an implicit transaction per statement (autocommit) and the
-    simple query protocol, which Django's default client-side binding
-    cursors use; server-side binding cannot send two statements at once.
-    """
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        return False
-    _drop_if_dead(connection)
-    connection.ensure_connection()
-    return connection.get_autocommit() and issubclass(
-        connection.connection.cursor_factory, ClientCursor
-    )
-
-
-def _prefix_statements(execute, sql, params, many, context):
-    """Execute wrapper: run each statement behind the scope's set_config.
+    Installed on every PostgreSQL connection by the project's backend
+    (ownership/backends/postgresql); it acts only while a per-statement
+    scope (``atomic=False``, ``async with``, a request) is in force.
 
     PostgreSQL runs the statements of one simple-protocol query string as a
-    single implicit transaction, so the transaction-local setting applies to
-    the statement and ends with it: one round trip, nothing left behind.
+    single implicit transaction, so outside a transaction the setting
+    applies to the statement and ends with it: one round trip, nothing left
+    behind. Inside one, it lasts until the transaction ends or the frame
+    puts the outer scope back.
     """
     connection = context["connection"]
-    stack = _stack(connection)
-    if not stack or not stack[-1].per_statement:
+    frame = _innermost(connection.alias)
+    if (
+        frame is None
+        or not frame.per_statement
+        or _resolving.get()
+        or connection.vendor != "postgresql"
+    ):
         return execute(sql, params, many, context)
-    set_config = _set_config_sql(stack[-1].scope)
-    raw_cursor = context["cursor"].cursor
-    if many or getattr(raw_cursor, "name", None):
-        # executemany (pipelined) and server-side cursors cannot take two
-        # statements: give them a transaction that starts with the setting.
-        with (
-            transaction.atomic(using=connection.alias),
-            connection.connection.cursor() as setter,
-        ):
-            setter.execute(set_config)
+    scope = frame.resolve()
+    if connection.in_atomic_block:
+        frame.touched.add(connection.alias)
+    elif scope == NOBODY:
+        # Nobody to act for: no setting, no row.
+        return execute(sql, params, many, context)
+    cursor = context["cursor"]
+    if (
+        many
+        or getattr(cursor, "name", None)
+        or not issubclass(connection.connection.cursor_factory, ClientCursor)
+    ):
+        # executemany (pipelined), server-side cursors and server-side
+        # binding cannot take two statements in one string: give them a
+        # transaction that starts with the setting.
+        with transaction.atomic(using=connection.alias):
+            _apply(connection, scope)
             return execute(sql, params, many, context)
-    result = execute(f"{set_config}; {sql}", params, many, context)
-    raw_cursor.nextset()
+    result = execute(f"{_set_config_sql(scope)}; {sql}", params, many, context)
+    cursor.nextset()
     return result
 
 
-def _refuse_another_user(stack: list[_Frame], scope: Scope) -> None:
+# Connections not made by the project's backend (a settings dict parsed by
+# hand, say) get the wrapper for the length of each block that needs it;
+# how many such blocks are open on each.
+_fallback: WeakKeyDictionary = WeakKeyDictionary()
+
+
+def has_statement_scope(connection) -> bool:
+    """Whether `connection` came from ownership.backends.postgresql."""
+    return getattr(connection, "scope_wrappers", None) is not None
+
+
+@contextmanager
+def _statement_wrappers(aliases) -> Iterator[None]:
+    with ExitStack() as stack:
+        for alias in aliases:
+            connection = connections[alias]
+            if connection.vendor != "postgresql" or has_statement_scope(connection):
+                continue
+            if not _fallback.get(connection, 0):
+                stack.enter_context(connection.execute_wrapper(statement_scope))
+            _fallback[connection] = _fallback.get(connection, 0) + 1
+            stack.callback(_fallback.__setitem__, connection, _fallback[connection] - 1)
+        yield
+
+
+def backend_everywhere(aliases) -> bool:
+    """Whether every PostgreSQL database of `aliases` uses the project's backend."""
+    return all(
+        settings.DATABASES[alias]["ENGINE"] == BACKEND
+        for alias in aliases
+        if "postgresql" in settings.DATABASES[alias]["ENGINE"]
+    )
+
+
+def _refuse_another_user(scope: Scope) -> None:
     """Raise ScopeConflict when `scope` would switch from one user to another.
 
-    Any user's scope still open in this thread counts, however deep and on
-    whichever connection (a read routed to a replica included): a system
+    Any user's scope still open in this context counts, however deep and on
+    whichever database (a read routed to a replica included): a system
     scope entered inside a user's request does not make room for another
-    user. Narrowing is allowed (a user's scope inside the system's,
-    as seeding does, or inside a staff member's in the admin), and so are
-    the system and staff scopes entered explicitly by trusted code.
+    user. Narrowing is allowed (a user's scope inside the system's, as
+    seeding does, or inside a staff member's in the admin), and so are the
+    system and staff scopes entered explicitly by trusted code.
     """
     if scope.user_id is None or scope.staff:
         return
-    frames = [
-        frame
-        for connection in connections.all(initialized_only=True)
-        for frame in _stack(connection)
-    ]
-    for frame in [*stack, *frames]:
-        held = frame.scope
+    for frame in _frames.get():
+        held = frame.resolve()
         if (
             held.user_id is not None
             and not held.staff
@@ -254,88 +466,152 @@ def _refuse_another_user(stack: list[_Frame], scope: Scope) -> None:
             )
 
 
-@contextmanager
-def _scoped(scope: Scope, using: str | None, *, atomic: bool) -> Iterator[None]:
-    alias = using or DEFAULT_DB_ALIAS
-    connection = connections[alias]
-    stack = _stack(connection)
-    top = stack[-1] if stack else None
-    _refuse_another_user(stack, scope)
-    if (
-        top is not None
-        and top.scope == scope
-        and (connection.in_atomic_block or (top.per_statement and not atomic))
-    ):
-        # Already acting so (say, a service called inside a request): no
-        # savepoint and no round trip.
-        yield
-        return
-    if not atomic and _can_scope_statements(connection):
-        frame = _Frame(scope, per_statement=True)
-        stack.append(frame)
-        try:
-            if _prefix_statements in connection.execute_wrappers:
-                yield
-            else:
-                with connection.execute_wrapper(_prefix_statements):
-                    yield
-        finally:
-            _remove(connection, frame)
-        return
-    # Inside an outer transaction the setting made here would outlive this
-    # block (it survives RELEASE SAVEPOINT), so put the outer scope back on
-    # the way out. On an error the savepoint's rollback undoes it instead.
-    # With autocommit turned off by hand, atomic() neither begins nor
-    # commits: the caller's transaction goes on after the block, so that
-    # is an outer transaction too.
-    nested = connection.in_atomic_block or not connection.get_autocommit()
-    if not connection.in_atomic_block:
-        _drop_if_dead(connection)
-    outer = stack[-1].scope if stack else NOBODY
-    with transaction.atomic(using=alias):
-        _apply(connection, scope)
-        frame = _Frame(scope)
-        stack.append(frame)
-        try:
+def _restore(frame: _Frame) -> None:
+    """Put the outer scope back where a per-statement frame set its own."""
+    for alias in frame.touched:
+        connection = connections[alias]
+        if connection.in_atomic_block and not transaction.get_rollback(alias):
+            _apply(connection, current_scope(alias))
+
+
+class _Scoped:
+    """A scope as a context manager, a decorator and an async context manager."""
+
+    def __init__(self, scope: Scope, using: str | None, *, atomic: bool) -> None:
+        self.scope = scope
+        self.alias = using or DEFAULT_DB_ALIAS
+        self.atomic = atomic
+        self.exits: list[ExitStack] = []
+        self.frames: list[_Frame] = []
+
+    def __call__(self, func):
+        @wraps(func)
+        def inner(*args, **kwargs):
+            with _Scoped(self.scope, self.alias, atomic=self.atomic):
+                return func(*args, **kwargs)
+
+        return inner
+
+    def __enter__(self) -> None:
+        stack = ExitStack()
+        stack.enter_context(self._enter())
+        self.exits.append(stack)
+
+    def __exit__(self, *exc_info):
+        return self.exits.pop().__exit__(*exc_info)
+
+    async def __aenter__(self) -> None:
+        # No transaction can span awaits: each statement carries the scope.
+        # The statements run in another thread, on that thread's connection
+        # objects: only the project's backend has the wrapper on all of them.
+        if not backend_everywhere([self.alias]):
+            raise ImproperlyConfigured(
+                "async with acting_as() needs ENGINE "
+                "'ownership.backends.postgresql' (todoproject/settings.py)"
+            )
+        _refuse_another_user(self.scope)
+        frame = _Frame(self.scope, self.alias, per_statement=True)
+        stack = ExitStack()
+        _push(frame)
+        stack.callback(_remove, frame)
+        self.exits.append(stack)
+        self.frames.append(frame)
+
+    async def __aexit__(self, *exc_info):
+        frame = self.frames.pop()
+        stack = self.exits.pop()
+        stack.close()
+        if frame.touched:
+            await sync_to_async(_restore)(frame)
+
+    @contextmanager
+    def _enter(self) -> Iterator[None]:
+        scope, alias = self.scope, self.alias
+        connection = connections[alias]
+        _refuse_another_user(scope)
+        top = _innermost(alias)
+        if (
+            top is not None
+            and top.resolve() == scope
+            and (connection.in_atomic_block or (top.per_statement and not self.atomic))
+        ):
+            # Already acting so (say, a service called inside a request): no
+            # savepoint and no round trip.
             yield
-        finally:
-            _remove(connection, frame)
-        if nested:
-            _apply(connection, outer)
+            return
+        if (
+            not self.atomic
+            and not connection.in_atomic_block
+            and connection.get_autocommit()
+        ):
+            _drop_if_dead(connection)
+            frame = _Frame(scope, alias, per_statement=True)
+            with _statement_wrappers([alias]):
+                _push(frame)
+                try:
+                    yield
+                finally:
+                    _remove(frame)
+                    _restore(frame)
+            return
+        # Inside an outer transaction the setting made here would outlive this
+        # block (it survives RELEASE SAVEPOINT), so put the outer scope back on
+        # the way out. On an error the savepoint's rollback undoes it instead.
+        # With autocommit turned off by hand, atomic() neither begins nor
+        # commits: the caller's transaction goes on after the block, so that
+        # is an outer transaction too.
+        nested = connection.in_atomic_block or not connection.get_autocommit()
+        if not connection.in_atomic_block:
+            _drop_if_dead(connection)
+        with transaction.atomic(using=alias):
+            _apply(connection, scope)
+            frame = _Frame(scope, alias)
+            _push(frame)
+            try:
+                yield
+            finally:
+                _remove(frame)
+            if nested:
+                _apply(connection, current_scope(alias))
+
+
+def in_scope(scope: Scope, *, using: str | None = None, atomic: bool = True):
+    """Enter `scope`, a ``Scope`` taken earlier from ``current_scope()``.
+
+    For code that acts again, later, for whom it acted then (a model
+    instance writing in the scope it was loaded in). ``atomic`` as for
+    ``acting_as``.
+    """
+    return _Scoped(scope, using, atomic=atomic)
 
 
 @contextmanager
 def holding(user: User, *, using: str | None = None) -> Iterator[None]:
     """Act for `user` in the open transaction until the block ends, unsaved.
 
-    For reads whose statement outlives a single call, such as a server-side
-    cursor inside ``transaction.atomic()``: PostgreSQL applies the policies
-    at each FETCH, so the scope must stay in force between them. No
-    savepoint, so that leaving the block early (a ``break``) never rolls
-    back what the caller wrote in between; the outer scope is put back.
+    For a statement whose rows are fetched later, such as a server-side
+    cursor inside ``transaction.atomic()``: PostgreSQL reads the scope once
+    per statement, at its first fetch. No savepoint, so that leaving the
+    block never rolls back what the caller wrote; the outer scope is put
+    back.
     """
     alias = using or DEFAULT_DB_ALIAS
     connection = connections[alias]
     if not connection.in_atomic_block:
         raise RuntimeError("holding() is for use inside a transaction.")
     scope = _user_scope(user)
-    stack = _stack(connection)
-    _refuse_another_user(stack, scope)
-    frame = _Frame(scope, held_in=connection.atomic_blocks[0])
+    _refuse_another_user(scope)
+    frame = _Frame(scope, alias)
     _apply(connection, scope)
-    stack.append(frame)
+    _push(frame)
     try:
         yield
     finally:
-        # A generator left unfinished may end here long after its
-        # transaction, when the frame is gone: then there is nothing to undo.
-        stack = _stack(connection)
-        if frame in stack:
-            stack.remove(frame)
-            # A failed transaction is rolled back, setting and all; a live
-            # one gets the scope that is in force again.
-            if not connection.needs_rollback:
-                _apply(connection, stack[-1].scope if stack else NOBODY)
+        _remove(frame)
+        # A failed transaction is rolled back, setting and all; a live one
+        # gets the scope that is in force again.
+        if not transaction.get_rollback(alias):
+            _apply(connection, current_scope(alias))
 
 
 def _user_scope(user: User) -> Scope:
@@ -347,14 +623,14 @@ def _user_scope(user: User) -> Scope:
 def acting_as(user: User, *, using: str | None = None, atomic: bool = True):
     """Act for `user`: the database shows and accepts only their tasks.
 
-    A context manager; also usable as a decorator. By default the block is
-    one transaction (a savepoint inside one) that starts with the setting.
-    With ``atomic=False`` and outside a transaction, each statement instead
-    carries the setting itself, in the same round trip: no BEGIN, no
-    COMMIT, but also no atomicity across statements. Use it for blocks of a
-    single statement; it falls back to a transaction where it cannot apply.
+    A context manager, an async context manager (``async with``) and a
+    decorator. By default the block is one transaction (a savepoint inside
+    one) that starts with the setting. With ``atomic=False``, and always
+    with ``async with``, each statement instead carries the setting itself,
+    in the same round trip where it can: no BEGIN, no COMMIT, but also no
+    atomicity across statements.
     """
-    return _scoped(_user_scope(user), using, atomic=atomic)
+    return _Scoped(_user_scope(user), using, atomic=atomic)
 
 
 def staff_scope(user: User, *, using: str | None = None, atomic: bool = True):
@@ -373,7 +649,7 @@ def staff_scope(user: User, *, using: str | None = None, atomic: bool = True):
             f"not {user}."
         )
     scope = _user_scope(user)
-    return _scoped(
+    return _Scoped(
         Scope(user_id=scope.user_id, name=scope.name, staff=True), using, atomic=atomic
     )
 
@@ -385,7 +661,45 @@ def system_scope(*, using: str | None = None, atomic: bool = True):
     and honoured only on a connection of the tables' owner: for the runtime
     role it shows nothing at all. ``atomic`` as for ``acting_as``.
     """
-    return _scoped(Scope(system=True), using, atomic=atomic)
+    return _Scoped(Scope(system=True), using, atomic=atomic)
+
+
+@contextmanager
+def request_scope(
+    request, *, staff_path: Callable[[Any], bool] = lambda request: False
+) -> Iterator[None]:
+    """Act, on every database, for whoever `request` is authenticated as.
+
+    Asked at each statement: ``request.user`` (a session, or what DRF set
+    after authenticating), or a user in ``request.auth`` (django-ninja).
+    Nobody authenticated: no row. Two different users (a session of one, a
+    token of another): ``ScopeConflict``, before any statement runs as
+    either. `staff_path(request)` says whether staff who may see every
+    task get the staff scope (the admin). No I/O on entry or exit, so it
+    serves sync and async requests alike.
+    """
+    frame = _RequestFrame(request, staff_path)
+    with _statement_wrappers(connections):
+        _push(frame)
+        try:
+            yield
+        finally:
+            _remove(frame)
+            if frame.touched:
+                _restore(frame)
+
+
+def requests_authenticated_in_view(request) -> None:
+    """Note that `request`'s view authenticates itself (DRF, django-ninja).
+
+    Such a view may pick a session or a header by its own rules; a request
+    that carries both a logged-in session and an ``Authorization`` header is
+    then refused (``ScopeConflict``) rather than served as either.
+    """
+    for frame in _frames.get():
+        if isinstance(frame, _RequestFrame) and frame.request is request:
+            frame.in_view = True
+            frame.seen = None
 
 
 def as_system(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 from functools import wraps
+from itertools import islice
 from typing import TYPE_CHECKING
 
-from django.db import connections, models
+from asgiref.sync import sync_to_async
+from django.db import DEFAULT_DB_ALIAS, connections, models, router
 
-from ownership.scope import acting_as, holding
+from ownership.instances import remember_scope
+from ownership.scope import acting_as, current_scope, holding, require_scope
 from replicas.router import note_write, read_alias, read_or_fall_back, reading_from
 
 if TYPE_CHECKING:
@@ -24,13 +27,14 @@ def _bound_read(method):
     @wraps(method)
     def scoped(self, *args, **kwargs):
         if self._owner is None:
+            self._require_scope()
             return method(self, *args, **kwargs)
 
         def read(alias):
             with acting_as(self._owner, using=alias, atomic=False):
                 return method(self, *args, **kwargs)
 
-        return read_or_fall_back(self._owner, read)
+        return self._read_as_owner(read)
 
     return scoped
 
@@ -47,9 +51,10 @@ def _bound_write(method):
     def scoped(self, *args, **kwargs):
         if self._owner is None:
             return method(self, *args, **kwargs)
-        with acting_as(self._owner, using=self.db, atomic=False):
+        alias = self._write_alias()
+        with acting_as(self._owner, using=alias, atomic=False):
             result = method(self, *args, **kwargs)
-        note_write(self._owner, self.db)
+        note_write(self._owner, alias)
         return result
 
     return scoped
@@ -94,18 +99,45 @@ class TaskQuerySet(models.QuerySet):
         """Order newest first; the id breaks ties so pages are stable."""
         return self.order_by("-created_at", "-id")
 
+    def _require_scope(self) -> None:
+        # Rows fetched once are read again from memory, in any scope.
+        if not getattr(self, "_fetched", False):
+            require_scope(self.db, self.model)
+
+    def _read_as_owner(self, read):
+        """Run `read(alias)` as the bound owner on the queryset's database.
+
+        The primary's reads may go to a replica that has replayed the
+        owner's writes; a database named by ``using()`` or chosen by
+        another router is read as it is.
+        """
+        alias = self.db
+        if alias != DEFAULT_DB_ALIAS:
+            return read(alias)
+        return read_or_fall_back(self._owner, read)
+
+    def _write_alias(self) -> str:
+        # A database named by using() is written to as it is; otherwise
+        # the routers' choice for writes, as the write methods make it.
+        named = self.db
+        if named != router.db_for_read(self.model):
+            return named
+        return router.db_for_write(self.model)
+
     # Every method that sends SQL, so that a bound queryset carries its
     # acting user into the database however it is consumed.
     def _fetch_all(self) -> None:
         if self._owner is None:
+            self._require_scope()
             super()._fetch_all()
+            self._fetched = True
             return
 
         def read(alias):
             with acting_as(self._owner, using=alias, atomic=False):
                 super(TaskQuerySet, self)._fetch_all()
 
-        read_or_fall_back(self._owner, read)
+        self._read_as_owner(read)
 
     count = _bound_read(models.QuerySet.count)
     exists = _bound_read(models.QuerySet.exists)
@@ -122,35 +154,54 @@ class TaskQuerySet(models.QuerySet):
     bulk_update = _bound_write(models.QuerySet.bulk_update)
 
     def iterator(self, chunk_size=None):
-        rows = super().iterator(chunk_size)
         if self._owner is None:
-            yield from rows
+            self._require_scope()
+            yield from super().iterator(chunk_size)
             return
-        connection = connections[self.db]
-        if connection.in_atomic_block:
-            # A server-side cursor in a transaction fetches each chunk when
-            # asked, and PostgreSQL applies the policies then: the owner's
-            # scope stays in force until the last row.
-            with holding(self._owner, using=self.db):
-                yield from rows
-            return
-        # Outside a transaction the scope covers only the statement, sent
-        # with the first row: a server-side cursor is then declared WITH
-        # HOLD in a transaction of its own, which computes every row, and a
-        # client-side one has every row by then. Holding the scope across
-        # yields would leave it in force for whatever the caller runs
-        # between rows. The first row also fixes the connection: a replica
-        # that has replayed the owner's writes, or the primary.
-        alias = read_alias(self._owner)
-        with (
-            reading_from(alias),
-            acting_as(self._owner, using=alias, atomic=False),
-        ):
-            first = next(rows, _END)
+        # PostgreSQL reads the scope once per statement, at the first fetch
+        # (the policies' conditions are InitPlans), so the owner's scope is
+        # in force for that fetch only. Holding it across yields would leave
+        # it in force for whatever the caller runs between rows. Outside a
+        # transaction a server-side cursor is declared WITH HOLD in a
+        # transaction of its own, which computes every row, and a
+        # client-side one has every row by then. The first row also fixes
+        # the connection: a replica that has replayed the owner's writes, or
+        # the primary.
+        rows = super().iterator(chunk_size)
+        alias = self.db
+        if connections[alias].in_atomic_block:
+            with holding(self._owner, using=alias):
+                first = next(rows, _END)
+                scope = current_scope(alias)
+        else:
+            if alias == DEFAULT_DB_ALIAS:
+                alias = read_alias(self._owner)
+            with (
+                reading_from(alias),
+                acting_as(self._owner, using=alias, atomic=False),
+            ):
+                first = next(rows, _END)
+                scope = current_scope(alias)
         if first is _END:
             return
         yield first
-        yield from rows
+        for row in rows:
+            # Made after the scope ended: tell each task whose it is.
+            if isinstance(row, models.Model):
+                remember_scope(row, scope)
+            yield row
+
+    async def aiterator(self, chunk_size=2000):
+        """Iterate asynchronously, as the bound owner when there is one."""
+        if self._owner is None:
+            self._require_scope()
+            async for row in super().aiterator(chunk_size):
+                yield row
+            return
+        rows = self.iterator(chunk_size)
+        while chunk := await sync_to_async(lambda: list(islice(rows, chunk_size)))():
+            for row in chunk:
+                yield row
 
 
 TaskManager = models.Manager.from_queryset(TaskQuerySet)

@@ -7,14 +7,21 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from ownership.instances import ScopedModel
+
 from .managers import TaskManager
 from .validators import validate_not_blank
 
 TITLE_MAX_LENGTH = 200
 
 
-class Task(models.Model):
-    """One thing to do, owned by exactly one user."""
+class Task(ScopedModel, models.Model):
+    """One thing to do, owned by exactly one user.
+
+    An instance writes, reloads and deletes in the scope it was loaded in,
+    and raises ``Task.DoesNotExist`` (``NotVisible``) naming itself and the
+    scope in force when that shows it no row (ownership/instances.py).
+    """
 
     title = models.CharField(
         _("title"),

@@ -3,6 +3,7 @@ import os
 import dj_database_url
 import psycopg
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from embedded_pg.cluster import throwaway
@@ -15,6 +16,10 @@ from tests.factories import TaskFactory, UserFactory
 # test (TRUNCATE, which the runtime role may not run) and the work no single
 # user triggers (the as_owner fixture) go back to the owner.
 RUNTIME_URL = os.environ.get("TEST_RUNTIME_DATABASE_URL", "")
+
+# A query of tasks with no scope in force is an error in the suite, so
+# that every test states the scope it reads in.
+settings.UNSCOPED_QUERIES = "error"
 _ROLES: dict[str, dict] = {}
 
 
@@ -140,3 +145,9 @@ def pg_cluster():
     """
     with throwaway() as cluster:
         yield cluster
+
+
+@pytest.fixture
+def unscoped_queries_allowed(settings):
+    """Let a test read tasks with no scope, to show that it sees nothing."""
+    settings.UNSCOPED_QUERIES = "ignore"

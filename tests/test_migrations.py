@@ -40,7 +40,9 @@ def foreign_key_actions() -> dict[str, str]:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT conrelid::regclass::text, confdeltype FROM pg_constraint "
-            "WHERE confrelid = 'accounts_user'::regclass AND contype = 'f'"
+            "WHERE confrelid = 'accounts_user'::regclass AND contype = 'f' "
+            # DRF's token table, which the suite adds as an API would.
+            "AND conrelid::regclass::text NOT LIKE 'authtoken\\_%%'"
         )
         return dict(cursor.fetchall())
 
@@ -115,7 +117,9 @@ def migrated_schema() -> dict[str, list]:
             "AND conrelid::regclass::text <> 'tasks_task_search' "
             "AND (conrelid::regclass::text LIKE 'tasks\\_%%' "
             "OR conrelid::regclass::text LIKE 'accounts\\_%%' "
-            "OR confrelid = 'accounts_user'::regclass)"
+            "OR confrelid = 'accounts_user'::regclass) "
+            # DRF's token table, which the suite adds as an API would.
+            "AND conrelid::regclass::text NOT LIKE 'authtoken\\_%%'"
         )
         constraints = cursor.fetchall()
         cursor.execute(

@@ -10,6 +10,7 @@ PACKAGES = [
     "embedded_pg",
     "operations",
     "ownership",
+    "replicas",
     "tasks",
     "todoproject",
     "tests",
@@ -22,6 +23,11 @@ PRIVATE = re.compile(
     r"|\._connections\b|\b_result_cache\b|\b_prefetch_related_lookups\b"
     r"|\b_iterable_class\b|\b_create_user\b|\bpsycopg\._\w+"
     r"|\bdjango(\.\w+)*\._\w+"
+    # Django's connection internals: scope state lives in ContextVars, the
+    # rollback flag comes from transaction.get_rollback(), and the execute
+    # wrapper is installed through connection.execute_wrapper() only.
+    r"|\b_todoproject_scopes\b|\batomic_blocks\b|\bneeds_rollback\b"
+    r"|\bexecute_wrappers\b|\bsavepoint_ids\b|\brun_on_commit\b"
 )
 
 

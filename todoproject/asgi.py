@@ -5,6 +5,9 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "todoproject.settings")
+# Connection defaults for ASGI: a bounded pool, no connection kept per request
+# (todoproject/settings.py, SERVING_ASGI).
+os.environ["TODOPROJECT_ASGI"] = "1"
 
 application = get_asgi_application()
 

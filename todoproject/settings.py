@@ -109,6 +109,10 @@ def database_from_url(name: str, url: str) -> dict:
 
 DEBUG = env_bool("DJANGO_DEBUG", default=False)
 
+# Set by todoproject/asgi.py before the settings load: the connection
+# defaults differ under ASGI (DATABASE_CONN_MAX_AGE, DATABASE_POOL).
+SERVING_ASGI = os.environ.get("TODOPROJECT_ASGI") == "1"
+
 # Unset with debug off, the key stays empty instead of being refused here:
 # commands that need no secret (makemigrations, migrate, a build's
 # collectstatic) still run, while whatever serves requests refuses to start
@@ -189,6 +193,13 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "todoproject.urls"
 
+# Django REST framework, for the API a project builds on this data layer (DRF
+# is not a dependency here; without it this is an unused dict). The handler
+# answers Task.DoesNotExist with 404, Django's ValidationError with 400 per
+# field and ScopeConflict with 403 (ownership/drf.py). Keep it when adding
+# keys of your own.
+REST_FRAMEWORK = {"EXCEPTION_HANDLER": "ownership.drf.exception_handler"}
+
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -227,7 +238,10 @@ if _default_db["ENGINE"] == POSTGRESQL:
         # Reuse saves a TCP and TLS handshake per request, which is most of
         # a request's database time on Neon; health checks catch the
         # connections a suspended compute or a restart has closed.
-        CONN_MAX_AGE=env_int("DATABASE_CONN_MAX_AGE", 60),
+        # Under ASGI (todoproject/asgi.py) every request has connection
+        # objects of its own: kept open, they would pile up one per request
+        # until the server refuses more, so there the pool replaces them.
+        CONN_MAX_AGE=env_int("DATABASE_CONN_MAX_AGE", 0 if SERVING_ASGI else 60),
         # Check a reused connection before a request so a server restart or
         # an idle Neon compute costs a reconnect, not an error.
         CONN_HEALTH_CHECKS=env_bool("DATABASE_CONN_HEALTH_CHECKS", default=True),
@@ -243,7 +257,7 @@ if _default_db["ENGINE"] == POSTGRESQL:
     )
     # Django 5.2's psycopg pool instead of one connection per thread; it
     # replaces CONN_MAX_AGE (which must then be 0, see todoproject.W001).
-    if env_bool("DATABASE_POOL", default=False):
+    if env_bool("DATABASE_POOL", default=SERVING_ASGI):
         _options["pool"] = {
             "min_size": env_int("DATABASE_POOL_MIN_SIZE", 2),
             "max_size": env_int("DATABASE_POOL_MAX_SIZE", 10, minimum=1),
@@ -290,6 +304,16 @@ for _number, _url in enumerate(env_list("DATABASE_REPLICA_URLS"), 1):
     )
     DATABASES[f"replica_{_number}"] = _replica
     DATABASE_REPLICAS.append(f"replica_{_number}")
+# Every PostgreSQL database through the project's backend: Django's own,
+# with each statement able to carry its acting user (ownership/scope.py),
+# and these execute wrappers on every connection, outermost first.
+DATABASE_EXECUTE_WRAPPERS = [
+    "operations.slow_queries.log_slow_queries",
+    "ownership.scope.statement_scope",
+]
+for _database in DATABASES.values():
+    if _database["ENGINE"] == POSTGRESQL:
+        _database["ENGINE"] = "ownership.backends.postgresql"
 if DATABASE_REPLICAS:
     DATABASE_ROUTERS = ["replicas.router.ReplicaRouter"]
 # Seconds a replica may lag before reads leave it out for a while.
@@ -312,6 +336,17 @@ if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", DATABASE_RUNTIME_ROLE):
 # todoproject.slow_query) with their duration and SQL, never their
 # parameters; 0 turns the log off. make test turns it off.
 SLOW_QUERY_MS = env_int("DATABASE_SLOW_QUERY_MS", 500)
+
+# What a query of tasks with no scope in force does (it sees no row under
+# row-level security): "warn" logs one warning per request, or per process
+# outside requests (a manage.py shell); "error" raises UnscopedQuery (the
+# test suite); "ignore".
+UNSCOPED_QUERIES = os.environ.get("TODOPROJECT_UNSCOPED_QUERIES", "").strip() or "warn"
+if UNSCOPED_QUERIES not in {"warn", "error", "ignore"}:
+    raise ImproperlyConfigured(
+        "TODOPROJECT_UNSCOPED_QUERIES must be warn, error or ignore, got "
+        f"{UNSCOPED_QUERIES!r}."
+    )
 
 # Set by `make run` when it started the project's embedded PostgreSQL, so that
 # the health check can say which database is in use.

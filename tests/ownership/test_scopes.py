@@ -144,7 +144,7 @@ def test_leaving_an_iteration_early_keeps_what_was_written_meanwhile(user, many_
         for task in services.get_tasks(user).iterator(chunk_size=100):
             services.update_task(user, task.pk, title="Renamed in the loop")
             break
-        assert not connection.needs_rollback
+        assert not transaction.get_rollback()
 
     assert services.get_tasks(user).filter(title="Renamed in the loop").count() == 1
 

@@ -83,6 +83,7 @@ def test_a_nested_scope_of_another_user_is_refused_on_the_standby(on_standby):
         services.count_tasks(bob)
 
 
+@pytest.mark.usefixtures("unscoped_queries_allowed")
 def test_without_a_scope_the_standby_shows_nothing(on_standby):
     assert Task.objects.count() == 0
 

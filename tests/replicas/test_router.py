@@ -34,6 +34,7 @@ from ownership.middleware import ActingUserMiddleware
 from ownership.scope import ScopeConflict
 from replicas import router
 from tasks import services
+from tasks.models import Task
 from tests.pgbouncer import pgbouncer_in_front
 from tests.standbys import DATABASE, migrated_primary, settings_for
 from tests.utils import connect, default_database
@@ -374,3 +375,44 @@ def test_healthz_reports_the_replica_without_naming_hosts(
     assert replica["status"] == "ok"
     assert "detail" not in replica
     assert str(standby.port) not in response.content.decode()
+
+
+class StandbyRouter:
+    """A project's own router: every task read goes to the standby."""
+
+    def db_for_read(self, model, **hints):
+        return "replica_1" if model is Task else None
+
+
+def test_a_bound_queryset_read_with_using_acts_as_its_owner_there(
+    routed, primary, standby
+):
+    alice, _ = routed
+    services.create_task(alice, title="on both")
+    caught_up(primary, standby)
+    pause(standby)
+    services.create_task(alice, title="on the primary only")
+
+    # A writer's reads would go to the primary; using() names the standby.
+    on_standby = services.get_tasks(alice).using("replica_1")
+
+    assert [task.title for task in on_standby] == ["on both"]
+    assert on_standby.count() == 1
+    assert [t.title for t in on_standby.iterator(chunk_size=1)] == ["on both"]
+
+
+def test_a_bound_queryset_routed_by_another_router_acts_as_its_owner_there(
+    routed, primary, standby, settings
+):
+    alice, _ = routed
+    services.create_task(alice, title="on both")
+    caught_up(primary, standby)
+    pause(standby)
+    services.create_task(alice, title="on the primary only")
+    settings.DATABASE_ROUTERS = [f"{__name__}.StandbyRouter"]
+
+    tasks = services.get_tasks(alice)
+
+    assert tasks.db == "replica_1"
+    assert [task.title for task in tasks] == ["on both"]
+    assert services.count_tasks(alice).open == 1

@@ -333,8 +333,9 @@ def changelist_queryset(admin_user, query_string: str = ""):
 
     request = RequestFactory().get(CHANGELIST + query_string)
     request.user = admin_user
-    changelist = admin.site.get_model_admin(Task).get_changelist_instance(request)
-    return changelist
+    # It counts the rows: in the staff scope, as a request of the admin would.
+    with staff_scope(admin_user):
+        return admin.site.get_model_admin(Task).get_changelist_instance(request)
 
 
 def page_plan(changelist, user) -> str:

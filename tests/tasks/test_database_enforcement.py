@@ -92,6 +92,7 @@ def test_owner_foreign_key_cascades_in_the_database():
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("unscoped_queries_allowed")
 def test_without_an_acting_user_nothing_is_visible_or_writable(
     alice_and_bob, superuser_cursor
 ):
@@ -211,6 +212,7 @@ def test_plain_sql_delete_of_a_user_cascades_to_their_tasks(
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("unscoped_queries_allowed")
 def test_scopes_nest_and_restore_the_outer_one(as_owner, user, other_user):
     TaskFactory(owner=user)
     TaskFactory(owner=other_user)
@@ -227,6 +229,7 @@ def test_scopes_nest_and_restore_the_outer_one(as_owner, user, other_user):
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("unscoped_queries_allowed")
 def test_an_error_inside_a_scope_rolls_it_back(user):
     TaskFactory(owner=user)
 
@@ -279,6 +282,7 @@ def test_dumpdata_returns_every_task_and_loaddata_restores_them(
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("unscoped_queries_allowed")
 def test_middleware_binds_the_logged_in_user(alice_and_bob, admin_user):
     alice, _, _ = alice_and_bob
     middleware = ActingUserMiddleware(
@@ -350,6 +354,7 @@ def test_services_outside_a_transaction_do_not_reach_other_users(alice_and_bob):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("unscoped_queries_allowed")
 def test_a_paused_iterator_leaves_no_scope_behind(alice_and_bob):
     from tasks import services
 
@@ -365,6 +370,7 @@ def test_a_paused_iterator_leaves_no_scope_behind(alice_and_bob):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("unscoped_queries_allowed")
 def test_middleware_scopes_each_statement_outside_a_transaction(alice_and_bob):
     alice, _, _ = alice_and_bob
 

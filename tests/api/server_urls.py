@@ -1,0 +1,6 @@
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("todoproject.urls")),
+    path("", include("tests.api.urls")),
+]
