@@ -49,6 +49,8 @@ def _bound_write(method):
 
     @wraps(method)
     def scoped(self, *args, **kwargs):
+        # update() and delete() empty the result cache: read again next time.
+        self._fetched = False
         if self._owner is None:
             return method(self, *args, **kwargs)
         alias = self._write_alias()
@@ -127,6 +129,10 @@ class TaskQuerySet(models.QuerySet):
     # Every method that sends SQL, so that a bound queryset carries its
     # acting user into the database however it is consumed.
     def _fetch_all(self) -> None:
+        if getattr(self, "_fetched", False):
+            # list() asks len() first, then iterates: the rows are in memory.
+            super()._fetch_all()
+            return
         if self._owner is None:
             self._require_scope()
             super()._fetch_all()
@@ -138,6 +144,7 @@ class TaskQuerySet(models.QuerySet):
                 super(TaskQuerySet, self)._fetch_all()
 
         self._read_as_owner(read)
+        self._fetched = True
 
     count = _bound_read(models.QuerySet.count)
     exists = _bound_read(models.QuerySet.exists)

@@ -218,3 +218,14 @@ def test_a_scope_ends_with_its_block_when_autocommit_is_off(user):
     finally:
         connection.rollback()
         connection.set_autocommit(True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bound_queryset_reads_again_after_an_update_emptied_it(user):
+    TaskFactory.create_batch(2, owner=user, completed=False)
+    tasks = services.get_tasks(user)
+
+    assert [task.completed for task in tasks] == [False, False]
+    tasks.update(completed=True)
+
+    assert [task.completed for task in tasks] == [True, True]
