@@ -17,9 +17,9 @@ fails when one differs. Run this only for a NEW migration (files that do
 not exist yet are written; existing ones are never overwritten), or after
 checking that a difference comes from Django or PostgreSQL themselves and
 not from the project (then delete the file and run this again).
-``--check`` writes nothing and lists the differences. Exit 0: done or
-nothing differs; 1: differences (--check); 2: it could not run (no
-PostgreSQL).
+``--check`` writes nothing and lists the differences. Exit 0: every
+file holds what its migration runs; 1: some differ (listed, and never
+overwritten); 2: it could not run (no PostgreSQL).
 """
 
 from __future__ import annotations
@@ -113,11 +113,11 @@ def main() -> int:
         for line in found:
             print(line, file=sys.stderr)
         return 1 if found else 0
-    for line in found:
-        if not line.endswith("not written yet"):
-            print(f"{line}; left as it was", file=sys.stderr)
     print(f"migration_sql: {written} files written to {HELD.relative_to(ROOT)}")
-    return 0
+    changed = [line for line in found if not line.endswith("not written yet")]
+    for line in changed:
+        print(f"{line}; left as it was", file=sys.stderr)
+    return 1 if changed else 0
 
 
 if __name__ == "__main__":
