@@ -211,6 +211,25 @@ def test_the_runtime_role_may_read_the_record_but_not_write_it(settings):
     assert writable is False
 
 
+@pytest.fixture
+def role_kept(superuser_cursor, settings):
+    """Put the runtime role's session defaults back as they were (make test's)."""
+    role = settings.DATABASE_RUNTIME_ROLE
+    before = catalog(
+        superuser_cursor,
+        "SELECT unnest(setconfig) FROM pg_db_role_setting "
+        "WHERE setrole = to_regrole(%s) AND setdatabase = 0",
+        role,
+    )
+    yield role
+    database = connection.settings_dict["NAME"]
+    superuser_cursor.execute(f'ALTER ROLE "{role}" RESET ALL')
+    superuser_cursor.execute(f'ALTER ROLE "{role}" IN DATABASE "{database}" RESET ALL')
+    for (setting,) in before:
+        name, _, value = setting.partition("=")
+        superuser_cursor.execute(f"ALTER ROLE \"{role}\" SET {name} = '{value}'")
+
+
 def role_settings(cursor, role):
     return catalog(
         cursor,
@@ -243,53 +262,46 @@ def role_settings(cursor, role):
     ids=["row-security-off", "debug-print-parse", "read-only-in-database"],
 )
 def test_session_default_the_runtime_role_set_on_itself_is_exit_4_until_migrate(
-    superuser_cursor, settings, statement, reason
+    role_kept, superuser_cursor, statement, reason
 ):
-    role = settings.DATABASE_RUNTIME_ROLE
+    role = role_kept
     database = connection.settings_dict["NAME"]
-    try:
-        # The runtime role needs no privilege to do this to itself.
-        with connection.cursor() as cursor:
-            cursor.execute(statement.format(database=f'"{database}"'))
+    # The runtime role needs no privilege to do this to itself.
+    with connection.cursor() as cursor:
+        cursor.execute(statement.format(database=f'"{database}"'))
 
-        code, out, message = healthcheck()
+    code, out, message = healthcheck()
 
-        assert (code, message) == (
-            4,
-            reason.format(role=role)
-            + "; run manage.py migrate as the owner to reset it",
-        )
-        assert f"role config   FAIL  N ms  {message}" in lines(out)
+    assert (code, message) == (
+        4,
+        reason.format(role=role) + "; run manage.py migrate as the owner to reset it",
+    )
+    assert f"role config   FAIL  N ms  {message}" in lines(out)
 
-        migrate()
+    migrate()
 
-        # Only what a superuser set (make test) stays.
-        assert role_settings(superuser_cursor, role) in (
-            [],
-            [(False, "track_activities=off")],
-        )
-        assert healthcheck()[0] == 0
-    finally:
-        superuser_cursor.execute(f'ALTER ROLE "{role}" RESET ALL')
-        superuser_cursor.execute(
-            f'ALTER ROLE "{role}" IN DATABASE "{database}" RESET ALL'
-        )
+    # Only what a superuser set (make test's track_activities) stays.
+    assert role_settings(superuser_cursor, role) in (
+        [],
+        [(False, "track_activities=off")],
+    )
+    assert healthcheck()[0] == 0
 
 
-def test_migrate_keeps_the_projects_own_session_defaults(superuser_cursor, settings):
-    role = settings.DATABASE_RUNTIME_ROLE
+def test_migrate_keeps_the_projects_own_session_defaults(
+    role_kept, superuser_cursor, settings
+):
+    role = role_kept
     superuser_cursor.execute(f'ALTER ROLE "{role}" SET track_activities = off')
     settings.DATABASE_RUNTIME_ROLE_SETTINGS = {"statement_timeout": "30s"}
-    try:
-        migrate()
 
-        assert role_settings(superuser_cursor, role) == [
-            (False, "statement_timeout=30s"),
-            (False, "track_activities=off"),
-        ]
-        assert healthcheck()[0] == 0
-    finally:
-        superuser_cursor.execute(f'ALTER ROLE "{role}" RESET ALL')
+    migrate()
+
+    assert role_settings(superuser_cursor, role) == [
+        (False, "statement_timeout=30s"),
+        (False, "track_activities=off"),
+    ]
+    assert healthcheck()[0] == 0
 
 
 def test_healthz_and_openmetrics_report_the_drift(
