@@ -74,7 +74,7 @@ if [ -z "$configured_url" ]; then
         --database todoproject --password-file "$pg_dir/owner.password" \
         --reassign-from todoproject_app)"
     runtime_url="$(python scripts/pg_role.py "$admin_url" --database todoproject \
-        --password-file "$pg_dir/app.password")"
+        --password-file "$pg_dir/app.password" --grant-to todoproject_owner)"
     python -m embedded_pg create-database "$owner_url"
     export DATABASE_URL="$owner_url"
     export DATABASE_RUNTIME_ROLE=todoproject_app

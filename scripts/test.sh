@@ -89,7 +89,8 @@ owner=todoproject_test_owner
 role=todoproject_test
 owner_url="$(python scripts/pg_role.py "$admin_url" --owner --role "$owner" --database "$db_name" \
     --reassign-from "$role")"
-app_url="$(python scripts/pg_role.py "$admin_url" --role "$role" --database "$db_name")"
+app_url="$(python scripts/pg_role.py "$admin_url" --role "$role" --database "$db_name" \
+    --grant-to "$owner")"
 
 echo "==> makemigrations --check"
 DATABASE_URL="$admin_url" python manage.py makemigrations --check --dry-run

@@ -308,6 +308,28 @@ if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", DATABASE_RUNTIME_ROLE):
         f"letters, digits and underscores), got {DATABASE_RUNTIME_ROLE!r}."
     )
 
+# The runtime role's own session defaults, which `migrate` sets after it
+# resets every other one the role could have set on itself (and which the
+# health check then accepts): timeouts only, as name=value pairs, e.g.
+# "statement_timeout=30s,lock_timeout=5s". The way to give a pooled
+# runtime role a statement timeout (PgBouncer refuses startup options).
+_ROLE_SETTING_NAMES = {
+    "statement_timeout",
+    "lock_timeout",
+    "idle_in_transaction_session_timeout",
+    "idle_session_timeout",
+}
+DATABASE_RUNTIME_ROLE_SETTINGS = {}
+for _pair in env_list("DATABASE_RUNTIME_ROLE_SETTINGS"):
+    _name, _equals, _value = (part.strip() for part in _pair.partition("="))
+    if _name not in _ROLE_SETTING_NAMES or not re.fullmatch(r"[0-9]+[a-z]*", _value):
+        raise ImproperlyConfigured(
+            "DATABASE_RUNTIME_ROLE_SETTINGS must be name=value pairs, separated "
+            f"by commas, of {', '.join(sorted(_ROLE_SETTING_NAMES))} and a "
+            f"duration such as 30s; got {_pair!r}."
+        )
+    DATABASE_RUNTIME_ROLE_SETTINGS[_name] = _value
+
 # Statements slower than this many milliseconds are logged (logger
 # todoproject.slow_query) with their duration and SQL, never their
 # parameters; 0 turns the log off. make test turns it off.

@@ -9,10 +9,13 @@ from operations.backup import BackupError, restore
 class Command(BaseCommand):
     help = (
         "Load a dump written by the backup command into an EMPTY database "
-        "(point DATABASE_URL at it; no migrate first), in one transaction: "
-        "all of it or nothing. Rows, constraints, the ON DELETE CASCADE and "
-        "the row-level security policies come back as they were. Exit codes: "
-        "0 restored, 1 the restore failed or the database is not empty."
+        "(point DATABASE_URL at it, as the owner that migrates, never a "
+        "superuser; no migrate first), in one transaction: all of it or "
+        "nothing. Rows, constraints, the ON DELETE CASCADE and the row-level "
+        "security policies come back as they were; the runtime role's grants "
+        "and the REVOKEs are made again, as migrate makes them. Then run "
+        "migrate, healthcheck, and switch. Exit codes: 0 restored, 1 the "
+        "restore failed, the database is not empty or the role is a superuser."
     )
 
     def add_arguments(self, parser):
@@ -25,9 +28,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            restore(options["database"], options["dump_file"])
+            current = restore(options["database"], options["dump_file"])
         except BackupError as exc:
             raise CommandError(str(exc), returncode=1) from None
         self.stdout.write(
             self.style.SUCCESS(f"Restored {options['dump_file']} into the database")
         )
+        if not current:
+            self.stdout.write(
+                "The dump is of an older schema: run manage.py migrate next."
+            )
