@@ -113,7 +113,7 @@ WSGI_APPLICATION = "todoproject.wsgi.application"
 # Database
 # DATABASE_URL unset: an SQLite file in the project directory, so that a
 # newcomer needs nothing else. SQLite has none of the database-level
-# guarantees described in the README; use PostgreSQL for anything real.
+# guarantees described in docs/database.md; use PostgreSQL for anything real.
 _database_url = os.environ.get("DATABASE_URL", "").strip()
 if _database_url_empty:
     raise ImproperlyConfigured(
