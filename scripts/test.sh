@@ -53,6 +53,11 @@ run_pytest() {
     if [ "$status" != 0 ] && [ "$status" != 5 ]; then
         return "$status"
     fi
+    if [ "$status" = 5 ]; then
+        summary+=("not run: $leg: no test selected among the paths given")
+        leg=""
+        return 0
+    fi
     local counts=()
     while IFS= read -r line; do
         counts+=("$line")
