@@ -37,6 +37,7 @@ class Command(BaseCommand):
             "--database",
             default=DEFAULT_DB_ALIAS,
             metavar="ALIAS",
+            choices=tuple(connections),
             help='The database alias to check. Default: "default".',
         )
         parser.add_argument(

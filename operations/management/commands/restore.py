@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DEFAULT_DB_ALIAS
+from django.db import DEFAULT_DB_ALIAS, connections
 
 from operations.backup import BackupError, restore
 
@@ -23,6 +23,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--database",
             default=DEFAULT_DB_ALIAS,
+            metavar="ALIAS",
+            choices=tuple(connections),
             help="database alias to restore into (default: default)",
         )
 
