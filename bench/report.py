@@ -136,14 +136,14 @@ def judge(report: dict) -> list[Verdict]:
     verdicts = [
         _ratio_target(
             report,
-            f"reads within {WITHIN_PLAIN}x of plain Django at 0 and 1 ms",
+            f"reads within {WITHIN_PLAIN:.2f}x of plain Django at 0 and 1 ms",
             READ_SERVICES,
             "ours_plain",
             lambda r: r <= WITHIN_PLAIN,
         ),
         _ratio_target(
             report,
-            f"create_task within {WITHIN_PLAIN}x of plain create() at 0 and 1 ms",
+            f"create_task within {WITHIN_PLAIN:.2f}x of plain create() at 0 and 1 ms",
             ("create_task",),
             "ours_plain",
             lambda r: r <= WITHIN_PLAIN,
