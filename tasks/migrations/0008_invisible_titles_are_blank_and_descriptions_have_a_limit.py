@@ -33,19 +33,31 @@ description over the limit stops the migration with the ids to shorten.
 """
 
 import logging
+from contextlib import contextmanager
 
 import django.core.validators
 import django.db.models.functions.text
 import django.db.models.lookups
-from django.db import migrations, models
+from django.db import migrations, models, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat, Left, Length, Now
 
 import tasks.validators
 from ownership.operations import PostgreSQLOnlySQL
-from ownership.scope import system_scope
 
 logger = logging.getLogger(__name__)
+
+
+@contextmanager
+def system_scope(using):
+    """tasks/0003's system scope for one transaction, frozen here."""
+    with transaction.atomic(using=using):
+        connection = transaction.get_connection(using)
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('todoproject.system', 'on', true)")
+        yield
+
 
 # tasks.validators.VISIBLE_CHARACTER at the time of this migration.
 VISIBLE_CHARACTER = (
