@@ -310,6 +310,8 @@ def test_a_run_of_0008_that_failed_part_way_is_finished_by_migrate(
         insert_raw(owner, "\u3164")
 
 
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
 def test_an_edit_of_the_live_policies_and_search_changes_no_migrations_sql(
     monkeypatch,
 ):
