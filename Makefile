@@ -1,7 +1,14 @@
 PYTHON ?= python3
 export PYTHON
 
-.PHONY: run test bench db-status db-url db-stop db-delete
+.PHONY: help run test bench db-status db-url db-stop db-delete
+
+# `make` alone runs `make run`, as before `help` existed.
+.DEFAULT_GOAL := run
+
+## help: list these targets (`make run` and `make test` are the two that matter)
+help:
+	@sed -n 's/^## \([a-z-]*\): /\1\t/p' $(MAKEFILE_LIST) | expand -t 12
 
 ## run: migrate, seed, check health and serve the admin on 127.0.0.1:8000
 run:

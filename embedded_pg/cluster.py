@@ -530,14 +530,33 @@ def initialise(
         )
 
 
+def private_log(log: Path, account: tuple[int, int] | None) -> None:
+    """Create `log` readable by its owner alone (0600), or make it so.
+
+    With ``log_statement`` or ``debug_print_parse`` on, the server log
+    holds statements with their values (other users' task titles): no other
+    local account may read it. The mode is given at creation, so the file
+    is never world-readable, not even for a moment (the umask only takes
+    bits away); a log made before under the umask (0644) is narrowed.
+    pg_ctl appends to it and keeps its mode; the data folder's own files
+    keep the modes PostgreSQL gives them.
+    """
+    descriptor = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.fchmod(descriptor, 0o600)
+        if account is not None:
+            os.fchown(descriptor, *account)
+    finally:
+        os.close(descriptor)
+
+
 def start_server(
     folder: Path, account: tuple[int, int] | None, port: int, *, durable: bool
 ) -> tuple[int, int]:
     """Start the initialised cluster; return (pid, port)."""
     log = log_file(folder)
     try:
-        log.touch()
-        chown(log, account)
+        private_log(log, account)
     except OSError as exc:
         raise EmbeddedError(f"cannot write {shown(log)}: {exc.strerror}") from None
     asked = port

@@ -8,11 +8,20 @@ class OperationsConfig(AppConfig):
     verbose_name = "operations"
 
     def ready(self) -> None:
+        from django.apps import apps
         from django.db.backends.signals import connection_created
+        from django.db.models.signals import post_migrate
 
         from . import checks  # noqa: F401 - registers the system checks
         from .db import use_fast_timestamptz_loader
+        from .integrity import put_back_after_migrate
         from .slow_queries import install_slow_query_log
 
         connection_created.connect(install_slow_query_log)
         connection_created.connect(use_fast_timestamptz_loader)
+        # tasks is the last app migrate signals (this app has no models,
+        # so it gets no signal of its own): the runtime role's grants
+        # (ownership's receiver) are made by then, and recorded with the rest.
+        post_migrate.connect(
+            put_back_after_migrate, sender=apps.get_app_config("tasks")
+        )

@@ -12,7 +12,13 @@ its own, never a pooled one (Neon: use the direct endpoint).
 ``pg_restore`` into an empty database recreates the data before the
 policies (pg_dump puts ``ENABLE ROW LEVEL SECURITY`` and the policies in the
 post-data section), so the rows load as they were and the policies,
-constraints and the ``ON DELETE CASCADE`` come back intact.
+constraints and the ``ON DELETE CASCADE`` come back intact. What
+``--no-privileges`` leaves out (the runtime role's grants, the revoked ``EXECUTE``
+on the trigger functions) is then made again, as ``migrate`` makes it.
+
+A restore runs as the owner that migrates, never a superuser: everything it
+creates is owned by its role, and ``SECURITY DEFINER`` functions owned by a
+superuser would run as one.
 """
 
 from __future__ import annotations
@@ -23,10 +29,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.db import connections
+from django.db import DatabaseError, connections
 
 from embedded_pg import binaries
+from operations import integrity
 from ownership.policies import SYSTEM_SETTING
+from ownership.roles import grant_runtime_role
 
 
 class BackupError(Exception):
@@ -165,8 +173,13 @@ def dump(alias: str, output: Path) -> Path:
     return output
 
 
-def restore(alias: str, dump_file: Path) -> None:
-    """Load `dump_file` into the empty database `alias` as its connection role."""
+def restore(alias: str, dump_file: Path) -> bool:
+    """Load `dump_file` into the empty database `alias` as its connection role.
+
+    Then grant the runtime role what it needs and install the policies and
+    functions again (operations.integrity), as ``migrate`` does. Return
+    False when the dump is of an older schema: ``migrate`` then does both.
+    """
     if connections[alias].vendor != "postgresql":
         raise BackupError("restore needs PostgreSQL")
     if not dump_file.exists():
@@ -181,6 +194,15 @@ def restore(alias: str, dump_file: Path) -> None:
             f"cannot read dump file {dump_file}: {exc.strerror or exc}"
         ) from None
     with connections[alias].cursor() as cursor:
+        cursor.execute(
+            "SELECT rolname, rolsuper FROM pg_roles WHERE rolname = current_user"
+        )
+        role, superuser = cursor.fetchone()
+        if superuser:
+            raise BackupError(
+                f"{role} is a superuser: restore as the owner that migrates, "
+                "or the SECURITY DEFINER functions would run as a superuser"
+            )
         cursor.execute(
             "SELECT count(*) FROM pg_class c JOIN pg_namespace n "
             "ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r'"
@@ -205,3 +227,15 @@ def restore(alias: str, dump_file: Path) -> None:
         ],
         env,
     )
+    try:
+        grant_runtime_role(alias, verbosity=0)
+        if not integrity.fully_migrated(alias):
+            return False
+        integrity.put_back(alias, force=True)
+    except DatabaseError as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise BackupError(
+            f"restored, but the runtime role's grants could not be made "
+            f"({reason}); run manage.py migrate"
+        ) from None
+    return True

@@ -1,4 +1,4 @@
-"""`/` on the development server: what runs, where to go, how to log in.
+"""`/` on the development server: what runs, where to go, who is who.
 
 DEBUG only: with DEBUG off `/` is a plain 404, so that no login is ever
 shown outside development.
@@ -16,22 +16,29 @@ from django.views.decorators.http import require_safe
 from tasks import sample_data
 
 
+def describe(database: dict) -> str:
+    """Say which server and database `database` (a settings dict) names."""
+    name = database["NAME"]
+    if database["ENGINE"].endswith("sqlite3"):
+        return f"SQLite, {name}"
+    host = database.get("HOST") or "the local socket"
+    port = database.get("PORT") or 5432
+    role = database.get("USER") or "the default role"
+    return f"PostgreSQL, database {name} on {host}:{port} as {role}"
+
+
 @require_safe
 def landing(request):
     """Show the development server's landing page (DEBUG only)."""
     if not settings.DEBUG:
         raise Http404
-    database = connection.settings_dict
-    name = database["NAME"]
-    if database["ENGINE"].endswith("sqlite3"):
-        where = f"SQLite, {name}"
-    else:
-        host = database.get("HOST") or "the local socket"
-        port = database.get("PORT") or 5432
-        role = database.get("USER") or "the default role"
-        where = f"PostgreSQL, database {name} on {host}:{port} as {role}"
+    where = describe(connection.settings_dict)
     if settings.EMBEDDED_DATABASE:
         where += " (the project's embedded PostgreSQL)"
+    replicas = [
+        {"alias": alias, "where": describe(settings.DATABASES[alias])}
+        for alias in getattr(settings, "DATABASE_REPLICAS", ())
+    ]
     if settings.SAMPLE_USER_PASSWORD:
         password = None
     else:
@@ -42,8 +49,10 @@ def landing(request):
         {
             "django_version": django.get_version(),
             "database": where,
+            "replicas": replicas,
             "staff_username": sample_data.STAFF_USERNAME,
             "sample_username": sample_data.sample_username(1),
+            "second_sample_username": sample_data.sample_username(2),
             "password": password,
         },
     )

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The benchmark (bench/benchmark.py): make bench, or make bench ARGS=--quick.
+# The benchmark (bench/benchmark.py): make bench (the services against plain
+# Django, the Django SET/RESET peer and raw psycopg, at 0 and 1 ms, ending with
+# the verdict; docs/performance.md), or make bench ARGS=--quick (judges nothing).
 #
 # The server is BENCH_DATABASE_URL, TEST_DATABASE_URL or DATABASE_URL (a
 # superuser URL), else a throwaway embedded PostgreSQL in a temporary folder

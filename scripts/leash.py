@@ -51,35 +51,33 @@ def end_tree(child: subprocess.Popen) -> None:
     child.poll()
 
 
-class Stop(Exception):
-    """A SIGTERM or SIGHUP asked this process to end the command."""
-
-
 def main(argv: list[str]) -> int:
     if len(argv) < 3 or argv[1] != "--":
         sys.exit("usage: leash.py PID[,PID...] -- COMMAND [ARG...]")
     pids = [int(pid) for pid in argv[0].split(",") if pid]
     child = subprocess.Popen(argv[2:])
+    stopped = []
 
     def stop(signum, frame):
-        raise Stop
+        # Only noted, never raised: a signal to the whole process group
+        # comes here and again through run.sh's cleanup, and the second
+        # must not cut the first's end_tree short with a traceback.
+        stopped.append(signum)
 
     # Set after the start, so that the command keeps the default handlers.
     signal.signal(signal.SIGINT, lambda signum, frame: None)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGHUP, stop)
-    try:
-        while child.poll() is None:
-            if not all(alive(pid) for pid in pids):
-                end_tree(child)
-                return 1
-            time.sleep(POLL_SECONDS)
-    except Stop:
+    while child.poll() is None and not stopped:
+        if not all(alive(pid) for pid in pids):
+            end_tree(child)
+            return 1
+        time.sleep(POLL_SECONDS)
+    if stopped:
         end_tree(child)
         return 128 + signal.SIGTERM
-    status = child.returncode
     # runserver ends a Ctrl-C quietly; one that SIGINT killed stopped too.
-    return 0 if status in (-signal.SIGINT, 130) else status
+    return 0 if child.returncode in (-signal.SIGINT, 130) else child.returncode
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
     python scripts/pg_role.py ADMIN_URL [--role NAME] [--owner]
                               [--database NAME] [--password-file PATH]
                               [--host H --port P] [--drop-database NAME]
+                              [--grant-to OWNER]
 
 ADMIN_URL is a superuser (or CREATEROLE) connection. Without --owner the
 role is the runtime role: LOGIN and nothing else, explicitly neither
@@ -14,6 +15,9 @@ run. Prints the role's database URL (the admin URL's host and port unless
 --host/--port say otherwise, e.g. a PgBouncer in front; --database as the
 database name) on stdout; errors are one line on stderr, exit 1.
 --drop-database first drops a leftover database, disconnecting its clients.
+--grant-to makes OWNER a member of the (runtime) role: ``migrate``, run as
+OWNER, then resets the session defaults the role may set on itself
+(``ALTER ROLE CURRENT_USER SET row_security = off``) by acting as it.
 """
 
 from __future__ import annotations
@@ -103,6 +107,15 @@ def ensure_role(admin_url: str, role: str, password: str, *, owner: bool) -> Non
                 )
 
 
+def grant_to(admin_url: str, role: str, member: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(
+            sql.SQL("GRANT {} TO {}").format(
+                sql.Identifier(role), sql.Identifier(member)
+            )
+        )
+
+
 def reassign(admin_url: str, database: str, old: str, new: str) -> None:
     """Give `new` everything `old` owns in `database` (and the database).
 
@@ -146,6 +159,11 @@ def main() -> None:
         metavar="ROLE",
         help="give this role's objects in --database to --role first",
     )
+    parser.add_argument(
+        "--grant-to",
+        metavar="OWNER",
+        help="make OWNER a member of --role, so that migrate can reset its defaults",
+    )
     parser.add_argument("--host", help="host for the printed URL")
     parser.add_argument("--port", type=int, help="port for the printed URL")
     parser.add_argument(
@@ -158,6 +176,8 @@ def main() -> None:
             drop_database(url, args.drop_database)
         password = read_password(args.password_file)
         ensure_role(url, args.role, password, owner=args.owner)
+        if args.grant_to:
+            grant_to(url, args.role, args.grant_to)
         if args.reassign_from:
             reassign(url, args.database, args.reassign_from, args.role)
     except psycopg.Error as exc:

@@ -17,19 +17,40 @@
 # install it and exits 3, so that make test leaves the PgBouncer run out and
 # says so. `start` fails when it is missing. Runtime files go to
 # var/pgbouncer/ (git-ignored), or to PGBOUNCER_RUN_DIR, so that two test
-# runs on one machine keep apart.
+# runs on one machine keep apart: a folder of mode 0700, the log 0600 (it
+# names roles and clients). As root PgBouncer runs as postgres, which may
+# not reach the checkout (/root/project, mode 700): its files then live in
+# a private temporary folder of postgres's (mktemp, 0700) that
+# RUN_DIR/files points at, removed by `stop`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN_DIR="${PGBOUNCER_RUN_DIR:-$PWD/var/pgbouncer}"
 
+# Print the folder that holds PgBouncer's files.
+files_dir() {
+    if [ -L "$RUN_DIR/files" ]; then
+        readlink "$RUN_DIR/files"
+    else
+        echo "$RUN_DIR"
+    fi
+}
+
 stop() {
-    if [ -f "$RUN_DIR/pgbouncer.pid" ]; then
-        kill "$(cat "$RUN_DIR/pgbouncer.pid")" 2>/dev/null || true
+    local files
+    files="$(files_dir)"
+    if [ -f "$files/pgbouncer.pid" ]; then
+        kill "$(cat "$files/pgbouncer.pid")" 2>/dev/null || true
         for _ in $(seq 50); do
-            [ -f "$RUN_DIR/pgbouncer.pid" ] || break
+            [ -f "$files/pgbouncer.pid" ] || break
             sleep 0.1
         done
-        rm -f "$RUN_DIR/pgbouncer.pid"
+        rm -f "$files/pgbouncer.pid"
+    fi
+    if [ -L "$RUN_DIR/files" ]; then
+        case "$files" in
+            */todoproject-pgbouncer.*) rm -rf -- "$files" ;;
+        esac
+        rm -f "$RUN_DIR/files"
     fi
 }
 
@@ -66,20 +87,25 @@ start() {
     fi
     stop
     mkdir -p "$RUN_DIR"
-    local run_as=""
+    chmod 700 "$RUN_DIR"
+    local run_as="" files="$RUN_DIR"
     if [ "$(id -u)" = 0 ]; then
-        # PgBouncer refuses to run as root; drop to the postgres account.
+        # PgBouncer refuses to run as root; drop to the postgres account,
+        # in a folder of its own that it can reach wherever RUN_DIR is.
         run_as="user = postgres"
-        chown postgres "$RUN_DIR"
+        files="$(mktemp -d "${TMPDIR:-/tmp}/todoproject-pgbouncer.XXXXXXXX")"
+        chown postgres "$files"
+        ln -s "$files" "$RUN_DIR/files"
     fi
     sed -e "s|@SERVER_HOST@|$server_host|" -e "s|@SERVER_PORT@|$server_port|" \
-        -e "s|@LISTEN_PORT@|$listen_port|" -e "s|@RUN_DIR@|$RUN_DIR|g" \
-        -e "s|@RUN_AS_USER@|$run_as|" ops/pgbouncer/pgbouncer.ini >"$RUN_DIR/pgbouncer.ini"
+        -e "s|@LISTEN_PORT@|$listen_port|" -e "s|@RUN_DIR@|$files|g" \
+        -e "s|@RUN_AS_USER@|$run_as|" ops/pgbouncer/pgbouncer.ini >"$files/pgbouncer.ini"
     local role password
-    # Passwords of throwaway test clusters only, yet kept from other users.
-    rm -f "$RUN_DIR/userlist.txt"
-    (umask 077 && : >"$RUN_DIR/userlist.txt")
-    [ -z "$run_as" ] || chown postgres "$RUN_DIR/userlist.txt"
+    # Passwords of throwaway test clusters only, yet kept from other users;
+    # the log too, created private before PgBouncer appends to it.
+    rm -f "$files/userlist.txt" "$files/pgbouncer.log"
+    (umask 077 && : >"$files/userlist.txt" && : >"$files/pgbouncer.log")
+    [ -z "$run_as" ] || chown postgres "$files/userlist.txt" "$files/pgbouncer.log"
     for role in "$@"; do
         password=""
         case "$role" in
@@ -90,9 +116,8 @@ start() {
         esac
         # The userlist's quoting: a double quote is written twice.
         printf '"%s" "%s"\n' "${role//\"/\"\"}" "${password//\"/\"\"}"
-    done >>"$RUN_DIR/userlist.txt"
-    rm -f "$RUN_DIR/pgbouncer.log"
-    "$PGBOUNCER" -d "$RUN_DIR/pgbouncer.ini"
+    done >>"$files/userlist.txt"
+    "$PGBOUNCER" -d "$files/pgbouncer.ini"
     for _ in $(seq 50); do
         # A plain TCP check: pg_isready needs a PostgreSQL client package,
         # which a machine that uses the embedded PostgreSQL may not have.
@@ -101,7 +126,7 @@ start() {
         fi
         sleep 0.1
     done
-    echo "error: pgbouncer did not start on 127.0.0.1:$listen_port; see $RUN_DIR/pgbouncer.log" >&2
+    echo "error: pgbouncer did not start on 127.0.0.1:$listen_port; see $files/pgbouncer.log" >&2
     exit 1
 }
 

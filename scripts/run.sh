@@ -8,10 +8,11 @@
 # (git-ignored, kept across runs and reboots; only `make db-delete` deletes
 # it), on 127.0.0.1:${RUN_PG_PORT:-55432} or a free port when that is taken.
 # The application connects as the plain runtime role todoproject_app, never
-# as the server's superuser. Ctrl-C (exit 0) or SIGTERM stops the
-# development server and then the embedded PostgreSQL; so does the end of
-# this script or of its parent, however they end (scripts/leash.py and the
-# embedded server's watcher).
+# as the server's superuser. Ctrl-C or SIGTERM stops the development server
+# and then the embedded PostgreSQL, quietly; so does the end of this script
+# or of its parent, however they end (scripts/leash.py and the embedded
+# server's watcher). This script exits 0 on Ctrl-C; `make run` itself ends
+# as any program a Ctrl-C interrupts, status 130 in the shell.
 # RUN_REPLICAS=1 also starts a streaming hot standby of the embedded
 # PostgreSQL (in ${RUN_PG_REPLICA_DIR:-var/postgres-replica}, on
 # ${RUN_PG_REPLICA_PORT:-55433}) and reads users' tasks from it
@@ -74,7 +75,7 @@ if [ -z "$configured_url" ]; then
         --database todoproject --password-file "$pg_dir/owner.password" \
         --reassign-from todoproject_app)"
     runtime_url="$(python scripts/pg_role.py "$admin_url" --database todoproject \
-        --password-file "$pg_dir/app.password")"
+        --password-file "$pg_dir/app.password" --grant-to todoproject_owner)"
     python -m embedded_pg create-database "$owner_url"
     export DATABASE_URL="$owner_url"
     export DATABASE_RUNTIME_ROLE=todoproject_app
@@ -82,9 +83,10 @@ if [ -z "$configured_url" ]; then
 else
     export TODOPROJECT_EMBEDDED_DB=false
     runtime_url="$(python scripts/database_url.py DATABASE_RUNTIME_URL)"
-    echo "==> database reachable"
-    # One line, in the health check's words, rather than migrate's traceback.
+    # One line, in the health check's words, rather than migrate's traceback;
+    # "reachable" is said only once it is.
     python scripts/wait_for_db.py
+    echo "==> database reachable (DATABASE_URL)"
 fi
 
 echo "==> migrate"
@@ -99,6 +101,16 @@ if [ "$status" = 3 ]; then
     echo "    (not seeded: DJANGO_DEBUG is off)"
 elif [ "$status" != 0 ]; then
     exit "$status"
+else
+    # A sample user cannot log in to the admin, which is for staff: they
+    # are there to act as, from code.
+    shell=".venv/bin/python manage.py shell"
+    if [ -n "$embedded" ]; then
+        shell="DATABASE_URL=\$(make -s db-url) $shell"
+    fi
+    echo "    (the sample users own the sample tasks: act as one through tasks.services"
+    echo "    in $shell, or an API you build"
+    echo "    on it; the admin at /admin/ is for staff)"
 fi
 
 if [ "${RUN_REPLICAS:-}" = 1 ]; then
@@ -132,11 +144,16 @@ if [ "$status" != 0 ]; then
 fi
 
 address="$run_host:$run_port"
-echo "==> serving http://$address/ (the admin: http://$address/admin/; Ctrl-C stops it)"
+echo "==> starting the development server on $address"
 # In the background, so that a SIGTERM to this script is handled at once
 # rather than after the server exits. Leashed to this script and to its
 # parent (make): when either ends, even by kill -9, the server and its
 # autoreloader end too, so that nothing keeps the port.
 python scripts/leash.py "$$,$PPID" -- python manage.py runserver "$address" &
 server_pid=$!
+# "serving" once the port accepts connections: runserver's system checks
+# and autoreloader take a second or more before it binds.
+if python scripts/wait_for_port.py "$run_host" "$run_port" "$server_pid"; then
+    echo "==> serving http://$address/ (the admin: http://$address/admin/; Ctrl-C stops it)"
+fi
 wait "$server_pid"

@@ -21,20 +21,56 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh
 
-# Tests never read a developer's .env, and need some secret key.
+# Tests never read a developer's .env, nor see the server of a `make run`
+# running beside them (manage.py names it when DATABASE_URL is unset), and
+# need some secret key.
 export DJANGO_ENV_FILE=""
+export RUN_PG_DIR="${TMPDIR:-/tmp}/todoproject-test-no-run-pg-here"
 export DJANGO_SECRET_KEY="${DJANGO_SECRET_KEY:-insecure-test-only-secret-key-0123456789abcdef}"
 db_name="${TEST_DATABASE_NAME:-todoproject}"
 
 embedded_dir=""
 bouncer_started=""
-not_run=()
+results="$(mktemp -d "${TMPDIR:-/tmp}/todoproject-test-results.XXXXXX")"
+# What each leg did, printed last whatever happens: "passed", "FAILED",
+# "not run" with the reason, and pytest's counts and skip reasons.
+summary=()
+leg=""
+begin() {
+    leg="$1"
+    echo "==> $1"
+}
+passed() {
+    summary+=("passed: $leg${1:+: $1}")
+    leg=""
+}
+# Run pytest as the leg `leg`, its counts and skip reasons into the summary.
+# Exit 5 (nothing selected, e.g. no isolation test among the paths given)
+# is not a failure.
+run_pytest() {
+    local xml="$results/${#summary[@]}.xml" status=0 line
+    pytest -p no:cacheprovider --junitxml="$xml" "$@" || status=$?
+    if [ "$status" != 0 ] && [ "$status" != 5 ]; then
+        return "$status"
+    fi
+    if [ "$status" = 5 ]; then
+        summary+=("not run: $leg: no test selected among the paths given")
+        leg=""
+        return 0
+    fi
+    local counts=()
+    while IFS= read -r line; do
+        counts+=("$line")
+    done < <(python scripts/pytest_counts.py "$xml")
+    passed "${counts[0]}"
+    for line in "${counts[@]:1}"; do
+        summary+=("    $line")
+    done
+}
 cleanup() {
     local status=$?
     local line
-    for line in ${not_run[@]+"${not_run[@]}"}; do
-        echo "==> $line"
-    done
+    trap - INT TERM
     if [ -n "$bouncer_started" ]; then
         bash scripts/pgbouncer.sh stop || true
     fi
@@ -46,6 +82,19 @@ cleanup() {
         else
             status=1
         fi
+    fi
+    rm -rf "$results"
+    if [ -n "$leg" ]; then
+        summary+=("FAILED: $leg (exit $status); the legs after it did not run")
+    fi
+    echo "==> summary"
+    for line in ${summary[@]+"${summary[@]}"}; do
+        echo "    $line"
+    done
+    if [ "$status" = 0 ]; then
+        echo "==> make test passed (exit 0)"
+    else
+        echo "==> make test FAILED (exit $status)"
     fi
     exit "$status"
 }
@@ -73,14 +122,16 @@ else
     esac
 fi
 
-echo "==> ruff"
+begin "ruff"
 ruff check .
 ruff format --check .
+passed
 
-echo "==> PostgreSQL reachable"
+begin "PostgreSQL reachable"
 DATABASE_URL="$admin_url" python scripts/wait_for_db.py
+leg=""
 
-echo "==> roles: an owner that migrates, a runtime role that owns nothing"
+begin "roles: an owner that migrates, a runtime role that owns nothing"
 # Roles of the suite's own, not the application's: the script sets their
 # passwords on every run, which must never lock a real deployment on the
 # same server out. The suite creates and migrates its database as the owner
@@ -89,15 +140,19 @@ owner=todoproject_test_owner
 role=todoproject_test
 owner_url="$(python scripts/pg_role.py "$admin_url" --owner --role "$owner" --database "$db_name" \
     --reassign-from "$role")"
-app_url="$(python scripts/pg_role.py "$admin_url" --role "$role" --database "$db_name")"
+app_url="$(python scripts/pg_role.py "$admin_url" --role "$role" --database "$db_name" \
+    --grant-to "$owner")"
+leg=""
 
-echo "==> makemigrations --check"
+begin "makemigrations --check"
 DATABASE_URL="$admin_url" python manage.py makemigrations --check --dry-run
+passed
 
-echo "==> squawk on the SQL of every migration"
+begin "squawk on the SQL of every migration"
 # Findings accepted on purpose are listed, with reasons, in
 # ops/squawk/acknowledged.toml.
 DATABASE_URL="$admin_url" python scripts/squawk_migrations.py
+passed
 
 # The admin's end-to-end test drives a headless Chromium; without one (and
 # outside CI) it is deselected.
@@ -105,7 +160,7 @@ deselect=()
 status=0
 missing="$(bash scripts/browser.sh)" || status=$?
 if [ "$status" = 3 ]; then
-    not_run+=("$missing")
+    summary+=("$missing")
     deselect=(-m "not browser")
 elif [ "$status" != 0 ]; then
     exit "$status"
@@ -117,17 +172,17 @@ fi
 bouncer_status=0
 bouncer_missing="$(bash scripts/pgbouncer.sh check)" || bouncer_status=$?
 if [ "$bouncer_status" = 3 ]; then
-    not_run+=("$bouncer_missing")
+    summary+=("$bouncer_missing")
 elif [ "$bouncer_status" != 0 ]; then
     exit "$bouncer_status"
 fi
 
-echo "==> pytest on PostgreSQL as the runtime role"
+begin "pytest on PostgreSQL as the runtime role"
 DATABASE_URL="$owner_url" TEST_RUNTIME_DATABASE_URL="$app_url" DATABASE_RUNTIME_ROLE="$role" \
-    TEST_SUPERUSER_DATABASE_URL="$admin_url" pytest -p no:cacheprovider ${deselect[@]+"${deselect[@]}"} "$@"
+    TEST_SUPERUSER_DATABASE_URL="$admin_url" run_pytest ${deselect[@]+"${deselect[@]}"} "$@"
 
 if [ "$bouncer_status" = 0 ]; then
-    echo "==> isolation tests again, through PgBouncer in transaction mode"
+    begin "isolation tests again, through PgBouncer in transaction mode"
     # Straight to the server: the listen port is the first free one from 6432.
     server="$(python -m embedded_pg host-port "$admin_url")"
     pgbouncer_port="$(python -m embedded_pg free-port --from 6432)"
@@ -144,13 +199,18 @@ if [ "$bouncer_status" = 0 ]; then
     DATABASE_URL="$bouncer_owner_url" TEST_RUNTIME_DATABASE_URL="$bouncer_url" \
         DATABASE_RUNTIME_ROLE="$role" DATABASE_DISABLE_SERVER_SIDE_CURSORS=true \
         TEST_THROUGH_PGBOUNCER=1 TEST_SUPERUSER_DATABASE_URL="$admin_url" \
-        pytest -p no:cacheprovider -m isolation --reuse-db -q "$@"
+        run_pytest -m isolation --reuse-db -q "$@"
+    leg="dropping the PgBouncer test database"
     python scripts/pg_role.py "$admin_url" --role "$role" --drop-database "test_${db_name}_pgbouncer" >/dev/null
+    leg=""
 fi
 
 if [ "${TEST_SKIP_SQLITE:-}" = 1 ]; then
     echo "==> pytest on SQLite: left out (TEST_SKIP_SQLITE=1)"
+    summary+=("not run: pytest on SQLite (TEST_SKIP_SQLITE=1)")
 else
-    echo "==> pytest on SQLite (no database-level guarantees; PostgreSQL-only tests deselected)"
-    env -u DATABASE_URL pytest -p no:cacheprovider -m "not postgresql" -q "$@"
+    begin "pytest on SQLite (no database-level guarantees; PostgreSQL-only tests deselected)"
+    # The last leg: nothing after it needs DATABASE_URL.
+    unset DATABASE_URL
+    run_pytest -m "not postgresql" -q "$@"
 fi

@@ -3,7 +3,7 @@ from functools import partial
 
 from django.contrib import admin, messages
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_permission_codename, get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db import connections
 from django.db.models import Q
@@ -23,16 +23,35 @@ from .pagination import EstimatedCountPaginator
 MAX_LISTED_IDS = 10_000
 
 
-def _owners(word: str):
-    """The users whose username or email contains `word`, ignoring case."""
-    return get_user_model()._default_manager.filter(
-        Q(username__icontains=word) | Q(email__icontains=word)
+# Search fields that read the owner's row beyond what the changelist shows
+# (the owner column shows the username): only for staff who may view users,
+# or a search for an address would tell whether it belongs to anyone.
+USER_DATA_SEARCH_FIELDS = ("owner__email",)
+
+
+def _may_view_users(user) -> bool:
+    """Whether `user` may view users in the admin (view or change, as Django)."""
+    opts = get_user_model()._meta
+    return any(
+        user.has_perm(f"{opts.app_label}.{get_permission_codename(action, opts)}")
+        for action in ("view", "change")
     )
 
 
-def _owners_named(word: str) -> list[int] | None:
-    """The ids of `_owners(word)`, or None when there are more than a list's worth."""
-    ids = list(_owners(word).values_list("pk", flat=True)[: MAX_LISTED_IDS + 1])
+def _owners(word: str, fields: list[str]):
+    """The users any of whose `fields` contains `word`, ignoring case."""
+    condition = Q()
+    for field in fields:
+        condition |= Q(**{f"{field}__icontains": word})
+    return get_user_model()._default_manager.filter(condition)
+
+
+def _owners_named(word: str, fields: list[str]) -> list[int] | None:
+    """The ids of `_owners()`, or None when there are more than a list's worth."""
+    if not fields:
+        return []
+    owners = _owners(word, fields).values_list("pk", flat=True)
+    ids = list(owners[: MAX_LISTED_IDS + 1])
     return ids if len(ids) <= MAX_LISTED_IDS else None
 
 
@@ -95,6 +114,12 @@ class TaskAdmin(admin.ModelAdmin):
             for task in tasks
         )
 
+    def get_search_fields(self, request):
+        fields = super().get_search_fields(request)
+        if _may_view_users(request.user):
+            return fields
+        return tuple(f for f in fields if f not in USER_DATA_SEARCH_FIELDS)
+
     def get_search_results(self, request, queryset, search_term):
         # Django's search is a LIKE on every task: a scan of the table. For
         # staff who see every task, titles are looked up in the trigram
@@ -118,7 +143,13 @@ class TaskAdmin(admin.ModelAdmin):
         ]
         if not words:
             return queryset, False
-        owners = [_owners_named(word) for word in words]
+        # The owner's fields this user may search, as Django's search would.
+        owner_fields = [
+            field.removeprefix("owner__")
+            for field in self.get_search_fields(request)
+            if field.startswith("owner__")
+        ]
+        owners = [_owners_named(word, owner_fields) for word in words]
         titled = partial(
             search.task_ids_titled, limit=MAX_LISTED_IDS, using=queryset.db
         )
@@ -133,7 +164,11 @@ class TaskAdmin(admin.ModelAdmin):
             in_title = (
                 Q(title__icontains=word) if task_ids is None else Q(pk__in=task_ids)
             )
-            owned = Q(owner__in=_owners(word) if owner_ids is None else owner_ids)
+            owned = Q(
+                owner__in=_owners(word, owner_fields)
+                if owner_ids is None
+                else owner_ids
+            )
             queryset = queryset.filter(in_title | owned)
         return queryset, False
 
@@ -155,11 +190,15 @@ class TaskAdmin(admin.ModelAdmin):
             initial.setdefault("owner", request.user.pk)
         return initial
 
-    @admin.action(description=_("Mark selected tasks as done"))
+    # Staff who may only view tasks are not offered the actions, and
+    # Django refuses them if posted anyway.
+    @admin.action(description=_("Mark selected tasks as done"), permissions=["change"])
     def mark_done(self, request, queryset):
         self._set_completed(request, queryset, completed=True)
 
-    @admin.action(description=_("Mark selected tasks as not done"))
+    @admin.action(
+        description=_("Mark selected tasks as not done"), permissions=["change"]
+    )
     def mark_not_done(self, request, queryset):
         self._set_completed(request, queryset, completed=False)
 

@@ -1,18 +1,24 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.validators import ProhibitNullCharactersValidator
+from django.core.validators import MaxLengthValidator, ProhibitNullCharactersValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ownership.instances import ScopedModel
 
 from .managers import TaskManager
-from .validators import validate_not_blank
+from .validators import VISIBLE_CHARACTER, validate_no_surrogates, validate_not_blank
 
 TITLE_MAX_LENGTH = 200
+# A long note, not a document: about four pages of text, at most 40 kB in
+# UTF-8, so one request cannot store megabytes (a 50 MB description took
+# two seconds to insert and every read of it as long again).
+DESCRIPTION_MAX_LENGTH = 10_000
 
 
 class Task(ScopedModel, models.Model):
@@ -27,13 +33,23 @@ class Task(ScopedModel, models.Model):
         _("title"),
         max_length=TITLE_MAX_LENGTH,
         # PostgreSQL refuses NUL in text: a validation error, not a DataError.
-        validators=[validate_not_blank, ProhibitNullCharactersValidator()],
+        validators=[
+            validate_not_blank,
+            ProhibitNullCharactersValidator(),
+            validate_no_surrogates,
+        ],
     )
     description = models.TextField(
         _("description"),
         blank=True,
         default="",
-        validators=[ProhibitNullCharactersValidator()],
+        # max_length also limits the admin's form; the validator, the model.
+        max_length=DESCRIPTION_MAX_LENGTH,
+        validators=[
+            ProhibitNullCharactersValidator(),
+            validate_no_surrogates,
+            MaxLengthValidator(DESCRIPTION_MAX_LENGTH),
+        ],
     )
     completed = models.BooleanField(_("completed"), default=False)
     created_at = models.DateTimeField(
@@ -77,9 +93,16 @@ class Task(ScopedModel, models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(title__regex=r"\S"),
+                condition=Q(title__regex=VISIBLE_CHARACTER),
                 name="task_title_not_blank",
                 violation_error_message=_("The title cannot be blank."),
+            ),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(
+                    Length("description"), DESCRIPTION_MAX_LENGTH
+                ),
+                name="task_description_max_length",
+                violation_error_message=_("The description is too long."),
             ),
         ]
 

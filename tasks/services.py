@@ -5,19 +5,38 @@ Every function takes the acting user first and only ever touches that user's
 tasks, twice over: its queries filter on the owner, and they run ``acting_as``
 the owner, so PostgreSQL's row-level security would refuse any other row even
 if a filter were missing. Another user's task is reported exactly like a task
-that does not exist, so ids leak nothing. Invalid values raise
-``ValidationError`` and nothing is saved. Each call is one round trip, the
+that does not exist, so ids leak nothing. Each call is one round trip, the
 acting user included.
+
+What the services accept, checked before anything is sent to the database:
+
+- ``owner``: a saved ``User``. Anything else (an id, a username, ``None``, an
+  unsaved user) is a programming error: ``TypeError("owner must be a saved
+  User, not int.")``.
+- ``title``: a ``str`` of 1 to 200 characters, at least one of which shows
+  something: whitespace, zero-width characters, fillers such as U+3164 and
+  variation selectors count as blank (``tasks.validators.VISIBLE_CHARACTER``;
+  the database's CHECK draws the same line).
+- ``description``: a ``str`` of at most 10,000 characters
+  (``DESCRIPTION_MAX_LENGTH``), possibly empty; not ``None``.
+- ``completed``: ``True`` or ``False``; not ``1``, ``"t"`` or ``"false"``.
+- No text may hold a NUL character or a lone surrogate (``"\\ud800"``).
+
+A value that breaks these rules raises ``ValidationError`` whose
+``message_dict`` names the field, and nothing is saved. A task id is an
+``int`` or its decimal digits; anything else is "not found".
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import router
 from django.db.models import Count
 from django.db.models.deletion import Collector
+from django.utils.translation import gettext_lazy as _
 
 from ownership.scope import acting_as
 from replicas.router import note_write
@@ -43,6 +62,42 @@ __all__ = [
 ]
 
 UPDATABLE_FIELDS = frozenset({"title", "description", "completed"})
+
+
+# The Python type each input field takes: str() or bool() of anything else
+# would store "b'bytes'" for b"bytes" or accept "1" and 1.0 as True.
+FIELD_TYPES: dict[str, type] = {"title": str, "description": str, "completed": bool}
+_TYPE_MESSAGES = {
+    str: _("Enter text (str), not %(type)s."),
+    bool: _("Enter True or False, not %(type)s."),
+}
+
+
+def _type_name(value: Any) -> str:
+    return "None" if value is None else type(value).__name__
+
+
+def _check_owner(owner: Any) -> None:
+    """Raise ``TypeError`` unless `owner` is a saved user."""
+    if not isinstance(owner, get_user_model()):
+        raise TypeError(f"owner must be a saved User, not {_type_name(owner)}.")
+    if owner.pk is None:
+        raise TypeError("owner must be a saved User, not an unsaved one.")
+
+
+def _check_types(values: dict[str, Any]) -> None:
+    """Raise ``ValidationError`` naming each field whose value has the wrong type."""
+    errors = {}
+    for name, value in values.items():
+        expected = FIELD_TYPES[name]
+        if not isinstance(value, expected):
+            errors[name] = ValidationError(
+                _TYPE_MESSAGES[expected],
+                code="invalid",
+                params={"type": _type_name(value)},
+            )
+    if errors:
+        raise ValidationError(errors)
 
 
 def _not_found(task_id: Any) -> Task.DoesNotExist:
@@ -83,6 +138,7 @@ def _clean(task: Task) -> None:
 
 def _clean_changes(changes: dict[str, Any]) -> dict[str, Any]:
     """Return `changes` converted and validated field by field."""
+    _check_types(changes)
     cleaned, errors = {}, {}
     for name, value in changes.items():
         try:
@@ -96,8 +152,8 @@ def _clean_changes(changes: dict[str, Any]) -> dict[str, Any]:
 
 def create_task(owner: User, *, title: str, description: str = "") -> Task:
     """Create and return a task owned by `owner`."""
-    if owner.pk is None:
-        raise ValueError("The owner must be a saved user.")
+    _check_owner(owner)
+    _check_types({"title": title, "description": description})
     task = Task(owner=owner, title=title, description=description)
     _clean(task)
     with acting_as(owner, atomic=False):
@@ -113,6 +169,7 @@ def get_tasks(owner: User, *, completed: bool | None = None) -> TaskQuerySet:
     a lazy queryset bound to `owner`: slice it for a page
     (``get_tasks(user)[:50]``) or chain it like any other.
     """
+    _check_owner(owner)
     if completed is not None and not isinstance(completed, bool):
         raise TypeError(f"completed must be True, False or None, not {completed!r}.")
     tasks = Task.objects.for_owner(owner).newest_first()
@@ -133,6 +190,7 @@ def count_tasks(owner: User) -> TaskCounts:
     composite index: an index-only scan once the table is vacuumed, where
     ``Count("pk")`` would make PostgreSQL check each id for NULL.
     """
+    _check_owner(owner)
     rows = (
         Task.objects.for_owner(owner)
         .order_by()
@@ -145,6 +203,7 @@ def count_tasks(owner: User) -> TaskCounts:
 
 def get_task(owner: User, task_id: int) -> Task:
     """Return the task `task_id` of `owner`, or raise ``Task.DoesNotExist``."""
+    _check_owner(owner)
     pk = _parse_task_id(task_id)
     # A slice, not get(): get() would fetch up to 21 rows to report
     # duplicates that a primary key cannot have.
@@ -162,6 +221,7 @@ def update_task(owner: User, task_id: int, **changes: Any) -> Task:
     change is one ``UPDATE ... RETURNING`` of just the given columns, so
     concurrent updates of different fields never undo each other.
     """
+    _check_owner(owner)
     unknown = changes.keys() - UPDATABLE_FIELDS
     if unknown:
         raise TypeError(
@@ -181,6 +241,7 @@ def update_task(owner: User, task_id: int, **changes: Any) -> Task:
 
 def delete_task(owner: User, task_id: int) -> None:
     """Delete the task `task_id` of `owner`, or raise ``Task.DoesNotExist``."""
+    _check_owner(owner)
     pk = _parse_task_id(task_id)
     using = router.db_for_write(Task)
     if Collector(using=using, origin=None).can_fast_delete(Task):
@@ -201,6 +262,7 @@ def toggle_complete(owner: User, task_id: int) -> Task:
     A single ``UPDATE ... SET completed = NOT completed ... RETURNING``, so
     concurrent toggles never lose an update and nothing is read first.
     """
+    _check_owner(owner)
     pk = _parse_task_id(task_id)
     task = sql.update_returning(
         owner, pk, {}, using=router.db_for_write(Task), toggle=True

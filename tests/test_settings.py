@@ -1,12 +1,15 @@
 """Configuration mistakes stop manage.py with one line naming the variable."""
 
 import os
+import re
 import subprocess
 import sys
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
 from tests.utils import ROOT, clean_env, manage_py
+from todoproject import env
 
 
 @pytest.mark.parametrize(
@@ -170,3 +173,38 @@ def test_django_messages_are_logged_once_in_development():
 
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("Watching, once") == 1
+
+
+@pytest.mark.parametrize(
+    ("parse", "raw", "message"),
+    [
+        (lambda: env.env_bool("X_FLAG"), "maybe", "X_FLAG must be a boolean"),
+        (lambda: env.env_int("X_COUNT", 1), "ten", "X_COUNT must be an integer"),
+        (
+            lambda: env.env_int("X_COUNT", 1, minimum=1),
+            "0",
+            "X_COUNT must be at least 1, got 0.",
+        ),
+    ],
+)
+def test_environment_helpers_refuse_a_bad_value_naming_the_variable(
+    monkeypatch, parse, raw, message
+):
+    monkeypatch.setenv("X_FLAG", raw)
+    monkeypatch.setenv("X_COUNT", raw)
+
+    with pytest.raises(ImproperlyConfigured, match=re.escape(message)):
+        parse()
+
+
+def test_environment_helpers_parse_what_the_settings_read(monkeypatch):
+    monkeypatch.setenv("X_FLAG", " Yes ")
+    monkeypatch.setenv("X_LIST", " a, ,b ")
+    monkeypatch.delenv("X_COUNT", raising=False)
+
+    assert env.env_bool("X_FLAG") is True
+    assert env.env_list("X_LIST") == ["a", "b"]
+    assert env.env_int("X_COUNT", 7) == 7
+    assert env.database_from_url("X_URL", "sqlite:///x.sqlite3")["ENGINE"] == (
+        env.SQLITE
+    )

@@ -14,9 +14,18 @@ import os
 import re
 from pathlib import Path
 
-import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
+
+from todoproject.env import (
+    POSTGRESQL,
+    SQLITE,
+    database_from_url,
+    development_secret_key,
+    env_bool,
+    env_int,
+    env_list,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -31,81 +40,6 @@ _database_url_empty = os.environ.get("DATABASE_URL", None) is not None and not (
 _env_file = os.environ.get("DJANGO_ENV_FILE", str(BASE_DIR / ".env"))
 if _env_file:
     load_dotenv(_env_file, override=False)
-
-POSTGRESQL = "django.db.backends.postgresql"
-SQLITE = "django.db.backends.sqlite3"
-SUPPORTED_ENGINES = {POSTGRESQL, SQLITE}
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
-
-
-def env_bool(name: str, default: bool = False) -> bool:
-    """Return the boolean environment variable `name`, or `default` if unset."""
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ImproperlyConfigured(
-        f"{name} must be a boolean (true/false, 1/0, yes/no, on/off), got {raw!r}."
-    )
-
-
-def env_int(name: str, default: int, *, minimum: int = 0) -> int:
-    """Return the integer environment variable `name`, or `default` if unset."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}.") from None
-    if value < minimum:
-        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}.")
-    return value
-
-
-def env_list(name: str, default: str = "") -> list[str]:
-    """Return the comma-separated environment variable `name` as a list."""
-    raw = os.environ.get(name, default)
-    return [item.strip() for item in raw.split(",") if item.strip()]
-
-
-def database_from_url(name: str, url: str) -> dict:
-    """Parse the database URL held in the variable `name` into a Django dict.
-
-    The error names the variable and what is wrong but never echoes the URL,
-    which may carry a password.
-    """
-    try:
-        config = dj_database_url.parse(url)
-    except dj_database_url.UnknownSchemeError as exc:
-        scheme = f"{exc.scheme}://" if exc.scheme else "no scheme"
-        raise ImproperlyConfigured(
-            f"{name} has an unsupported scheme ({scheme}); "
-            "use postgres://user:password@host:port/dbname or sqlite:///path."
-        ) from None
-    except ValueError:
-        raise ImproperlyConfigured(
-            f"{name} is not a valid database URL; "
-            "expected postgres://user:password@host:port/dbname "
-            "(percent-encode special characters in the password)."
-        ) from None
-    if config["ENGINE"] not in SUPPORTED_ENGINES:
-        raise ImproperlyConfigured(
-            f"{name} points at {config['ENGINE']}, which this project does not "
-            "support; use PostgreSQL (postgres://) or SQLite (sqlite:///)."
-        )
-    if config["ENGINE"] == POSTGRESQL and not config.get("NAME"):
-        raise ImproperlyConfigured(
-            f"{name} names no database; add it to the path, e.g. .../todoproject."
-        )
-    return config
-
 
 DEBUG = env_bool("DJANGO_DEBUG", default=False)
 
@@ -126,36 +60,6 @@ DEVELOPMENT_SECRET_KEY_FILE = Path(
     os.environ.get("DJANGO_DEVELOPMENT_SECRET_KEY_FILE", "")
     or BASE_DIR / "var" / "development-secret-key"
 )
-
-
-def development_secret_key(path: Path) -> str:
-    """Return the key kept in `path`, generating it on the first call."""
-    from django.core.management.utils import get_random_secret_key
-
-    try:
-        try:
-            return path.read_text().strip()
-        except FileNotFoundError:
-            pass
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as file:
-            file.write(f"django-insecure-{get_random_secret_key()}\n")
-        # A link never replaces: of two processes starting at once, one
-        # key wins, complete, and both read it.
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            pass
-        finally:
-            temporary.unlink()
-        return path.read_text().strip()
-    except OSError as exc:
-        raise ImproperlyConfigured(
-            f"cannot keep the development secret key in {path}: "
-            f"{exc.strerror}; set DJANGO_SECRET_KEY instead"
-        ) from None
 
 
 if not SECRET_KEY and DEBUG:
@@ -220,7 +124,7 @@ WSGI_APPLICATION = "todoproject.wsgi.application"
 # Database
 # DATABASE_URL unset: an SQLite file in the project directory, so that a
 # newcomer needs nothing else. SQLite has none of the database-level
-# guarantees described in the README; use PostgreSQL for anything real.
+# guarantees described in docs/database.md; use PostgreSQL for anything real.
 _database_url = os.environ.get("DATABASE_URL", "").strip()
 if _database_url_empty:
     raise ImproperlyConfigured(
@@ -331,6 +235,28 @@ if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", DATABASE_RUNTIME_ROLE):
         "DATABASE_RUNTIME_ROLE must be a plain PostgreSQL role name (lower-case "
         f"letters, digits and underscores), got {DATABASE_RUNTIME_ROLE!r}."
     )
+
+# The runtime role's own session defaults, which `migrate` sets after it
+# resets every other one the role could have set on itself (and which the
+# health check then accepts): timeouts only, as name=value pairs, e.g.
+# "statement_timeout=30s,lock_timeout=5s". The way to give a pooled
+# runtime role a statement timeout (PgBouncer refuses startup options).
+_ROLE_SETTING_NAMES = {
+    "statement_timeout",
+    "lock_timeout",
+    "idle_in_transaction_session_timeout",
+    "idle_session_timeout",
+}
+DATABASE_RUNTIME_ROLE_SETTINGS = {}
+for _pair in env_list("DATABASE_RUNTIME_ROLE_SETTINGS"):
+    _name, _equals, _value = (part.strip() for part in _pair.partition("="))
+    if _name not in _ROLE_SETTING_NAMES or not re.fullmatch(r"[0-9]+[a-z]*", _value):
+        raise ImproperlyConfigured(
+            "DATABASE_RUNTIME_ROLE_SETTINGS must be name=value pairs, separated "
+            f"by commas, of {', '.join(sorted(_ROLE_SETTING_NAMES))} and a "
+            f"duration such as 30s; got {_pair!r}."
+        )
+    DATABASE_RUNTIME_ROLE_SETTINGS[_name] = _value
 
 # Statements slower than this many milliseconds are logged (logger
 # todoproject.slow_query) with their duration and SQL, never their

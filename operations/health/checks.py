@@ -14,9 +14,13 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
+from django.db import DatabaseError
 from django.db.migrations.executor import MigrationExecutor
 
 from embedded_pg import CLUSTER_NAME
+from operations import integrity
+from ownership.roles import project_role_settings
 
 from .report import HEALTHY, MIGRATIONS_PENDING, POSTURE_BROKEN, Status
 
@@ -226,6 +230,83 @@ def check_role(run: _Run, connection) -> CheckResult:
     return Status.FAIL, detail, POSTURE_BROKEN
 
 
+def check_definitions(run: _Run, connection) -> CheckResult:
+    """Fail when the policies, functions, triggers or grants drifted.
+
+    Compared with the record ``migrate`` made of them (operations.integrity):
+    one line naming the first difference, and how many more there are.
+    """
+    role = settings.DATABASE_RUNTIME_ROLE
+    with connection.cursor() as cursor:
+        try:
+            recorded = integrity.read_record(cursor)
+        except DatabaseError as exc:
+            return (
+                Status.FAIL,
+                f"cannot read what migrate installed ({first_line(exc, {})}); "
+                "run manage.py migrate as the owner",
+                POSTURE_BROKEN,
+            )
+        live = integrity.read_catalog(cursor, role)
+    if recorded is None:
+        found = ["no record of what migrate installed"]
+    elif recorded.get(integrity.CODE_ITEM) != integrity.code_digest():
+        found = [
+            "the policies and functions of this code are not the ones migrate installed"
+        ]
+    else:
+        found = integrity.differences(recorded, live)
+    if not found:
+        return _ok("policies, functions, triggers and grants as migrate installed")
+    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    return (
+        Status.FAIL,
+        f"{found[0]}{more}; run manage.py migrate as the owner",
+        POSTURE_BROKEN,
+    )
+
+
+def check_role_config(run: _Run, connection) -> CheckResult:
+    """Fail when the serving role has session defaults the project did not set.
+
+    ``ALTER ROLE CURRENT_USER SET row_security = off`` (or a 1 ms
+    ``statement_timeout``, ``debug_print_parse = on``) needs no privilege
+    and outlives restarts. Checked for the runtime role, and for the
+    connected role unless it is privileged on purpose (the migration job's
+    owner). Allowed: ``settings.DATABASE_RUNTIME_ROLE_SETTINGS`` and
+    ``track_activities = off``, which ``make run`` sets.
+    """
+    roles = [settings.DATABASE_RUNTIME_ROLE]
+    allowed = {f"{name}={value}" for name, value in project_role_settings().items()}
+    allowed.add("track_activities=off")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT session_user")
+        (session_role,) = cursor.fetchone()
+        if not run.allow_privileged_role and session_role not in roles:
+            roles.append(session_role)
+        cursor.execute(
+            "SELECT r.rolname, s.setdatabase <> 0, setting "
+            "FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole "
+            "CROSS JOIN unnest(s.setconfig) setting "
+            "WHERE r.rolname = ANY (%s) AND s.setdatabase IN (0, "
+            "(SELECT oid FROM pg_database WHERE datname = current_database())) "
+            "ORDER BY r.rolname, s.setdatabase, setting",
+            [roles],
+        )
+        found = [row for row in cursor.fetchall() if row[2] not in allowed]
+    if not found:
+        return _ok(f"no session defaults but the project's on {', '.join(roles)}")
+    role, in_database, setting = found[0]
+    where = " in this database" if in_database else ""
+    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    return (
+        Status.FAIL,
+        f"{role} has the session default {setting}{where}, which the project "
+        f"does not set{more}; run manage.py migrate as the owner to reset it",
+        POSTURE_BROKEN,
+    )
+
+
 def check_sqlite_isolation(run: _Run, connection) -> CheckResult:
     return (
         Status.WARN,
@@ -314,6 +395,8 @@ POSTGRESQL_CHECKS: list[tuple[str, Checker]] = [
     ("cascade", check_cascade),
     ("row security", check_row_security),
     ("role", check_role),
+    ("definitions", check_definitions),
+    ("role config", check_role_config),
 ]
 SQLITE_CHECKS: list[tuple[str, Checker]] = [
     ("round trip", check_round_trip),

@@ -4,10 +4,11 @@ import os
 import stat
 from io import StringIO
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection
 
@@ -69,13 +70,19 @@ def empty_database():
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def restore_into(dbname: str, dump_file: Path):
+def restore_into(dbname: str, dump_file: Path, url: str | None = None):
     return manage_py(
         "restore",
         str(dump_file),
-        DATABASE_URL=url_for(dbname),
+        DATABASE_URL=url or url_for(dbname),
+        DATABASE_RUNTIME_ROLE=settings.DATABASE_RUNTIME_ROLE,
         DJANGO_SECRET_KEY="x" * 50,
     )
+
+
+def with_database(url: str, dbname: str) -> str:
+    """Return `url` naming the database `dbname` instead."""
+    return urlunsplit(urlsplit(url)._replace(path=f"/{dbname}"))
 
 
 def test_backup_then_restore_into_an_empty_database_is_identical(
@@ -95,6 +102,65 @@ def test_backup_then_restore_into_an_empty_database_is_identical(
     assert original["tasks_task"][0] == 6
     assert restored == original
     assert restored["posture"] == (True, True, 6, "c")
+
+
+def test_restore_as_a_superuser_is_refused_in_one_line(tmp_path, empty_database):
+    dump_file = tmp_path / "todo.dump"
+    call_command("backup", output=dump_file, stdout=open(os.devnull, "w"))  # noqa: SIM115
+    superuser = os.environ["TEST_SUPERUSER_DATABASE_URL"]
+
+    result = restore_into(
+        empty_database, dump_file, url=with_database(superuser, empty_database)
+    )
+
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("CommandError: ")
+    assert line.endswith(
+        " is a superuser: restore as the owner that migrates, or the "
+        "SECURITY DEFINER functions would run as a superuser"
+    )
+    with psycopg.connect(url_for(empty_database), autocommit=True) as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace"
+        ).fetchone() == (0,)
+
+
+def test_restore_puts_back_the_grants_and_revokes_and_is_healthy(
+    tmp_path, empty_database
+):
+    TaskFactory(owner=UserFactory(username="alice"))
+    dump_file = tmp_path / "todo.dump"
+    call_command("backup", output=dump_file, stdout=open(os.devnull, "w"))  # noqa: SIM115
+
+    result = restore_into(empty_database, dump_file)
+
+    assert result.returncode == 0, result.stderr
+    with psycopg.connect(url_for(empty_database), autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT proname, has_function_privilege(%s, oid, 'EXECUTE'), "
+            "pg_get_userbyid(proowner) = current_user FROM pg_proc "
+            "WHERE proname LIKE 'todoproject%%' ORDER BY proname",
+            [settings.DATABASE_RUNTIME_ROLE],
+        ).fetchall()
+    assert rows == [
+        ("todoproject_staff_may", True, True),
+        ("todoproject_task_search_add", False, True),
+        ("todoproject_task_search_empty", False, True),
+        ("todoproject_task_search_forget", False, True),
+        ("todoproject_task_search_remove", False, True),
+        ("todoproject_task_search_rename", False, True),
+        ("todoproject_tasks_titled", True, True),
+    ]
+    # Restore, then healthcheck as the runtime role: no migrate between.
+    runtime = os.environ["TEST_RUNTIME_DATABASE_URL"]
+    health = manage_py(
+        "healthcheck",
+        DATABASE_URL=with_database(runtime, empty_database),
+        DATABASE_RUNTIME_ROLE=settings.DATABASE_RUNTIME_ROLE,
+        DJANGO_SECRET_KEY="x" * 50,
+    )
+    assert health.returncode == 0, health.stdout + health.stderr
 
 
 def test_restore_refuses_a_database_that_is_not_empty(tmp_path):

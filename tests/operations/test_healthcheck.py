@@ -113,6 +113,9 @@ def expected_healthy_lines():
         "row security  ok  N ms  enabled and forced on tasks_task",
         f"role          ok  N ms  {role} is subject to row-level security "
         "and owns no task table",
+        "definitions   ok  N ms  policies, functions, triggers and grants as "
+        "migrate installed",
+        f"role config   ok  N ms  no session defaults but the project's on {role}",
         "healthy",
     ]
 

@@ -46,3 +46,44 @@ def test_no_landing_page_and_no_login_in_production(client, settings, password):
     assert response.status_code == 404
     assert password not in response.content.decode()
     assert "sample-0001" not in response.content.decode()
+
+
+def test_landing_page_says_what_the_sample_users_are_for(client, settings, password):
+    settings.DEBUG = True
+
+    page = " ".join(client.get("/").content.decode().split())
+
+    assert "They cannot log in to the admin, which is for staff" in page
+    assert 'User.objects.get(username="sample-0001")' in page
+    assert "and the others <code>make run</code> printed" not in page
+
+
+def test_landing_page_lists_the_replicas(client, settings, monkeypatch, password):
+    settings.DEBUG = True
+    monkeypatch.setitem(
+        settings.DATABASES,
+        "replica_1",
+        {
+            **settings.DATABASES["default"],
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": "todoproject",
+            "HOST": "standby.example",
+            "PORT": "5433",
+            "USER": "todoproject_app",
+        },
+    )
+    settings.DATABASE_REPLICAS = ["replica_1"]
+
+    page = client.get("/").content.decode()
+
+    assert (
+        "<li><code>replica_1</code>: PostgreSQL, database todoproject on "
+        "standby.example:5433 as todoproject_app</li>"
+    ) in page
+
+
+def test_landing_page_names_no_replica_without_one(client, settings, password):
+    settings.DEBUG = True
+    settings.DATABASE_REPLICAS = []
+
+    assert "streaming replicas" not in client.get("/").content.decode()

@@ -7,8 +7,15 @@ import socket
 import subprocess
 import time
 
+import psycopg
 import pytest
 
+from tests.embedded_pg.embedded import (
+    embedded,
+    scratch_folder,
+    start,
+    stop_servers_in,
+)
 from tests.utils import ROOT, clean_env, manage_py
 
 UNREACHABLE = "postgres://nobody@127.0.0.1:1/x"
@@ -136,3 +143,54 @@ def test_a_server_error_after_the_connection_closed_is_not_called_unreachable():
     assert result.returncode == 1
     assert "canceling statement due to statement timeout" in result.stderr
     assert "cannot reach the database" not in result.stderr
+
+
+SQLITE_FILE = ROOT / "db.sqlite3"
+COUNT_USERS = "from accounts.models import User; print(User.objects.count())"
+
+
+@pytest.fixture
+def no_sqlite_file():
+    """The checkout's SQLite fallback file is absent (a developer's stays)."""
+    if SQLITE_FILE.exists():
+        pytest.skip(f"{SQLITE_FILE} exists: a developer's database, left alone")
+    yield SQLITE_FILE
+    assert not SQLITE_FILE.exists()
+
+
+def test_manage_py_without_a_url_leaves_no_empty_sqlite_file(no_sqlite_file, tmp_path):
+    result = manage_py(
+        "shell", "-c", COUNT_USERS, DJANGO_DEBUG="true", RUN_PG_DIR=str(tmp_path)
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        f"error: no such table: accounts_user in the SQLite file {no_sqlite_file}: "
+        "run manage.py migrate, or set DATABASE_URL (make run's embedded "
+        "PostgreSQL: DATABASE_URL=$(make -s db-url))"
+    )
+    assert not no_sqlite_file.exists()
+
+
+@pytest.mark.postgresql
+def test_manage_py_without_a_url_names_the_running_embedded_server(no_sqlite_file):
+    base = scratch_folder("todoproject-manage-py-test-")
+    folder = base / "postgres"
+    try:
+        url = start(folder, "--port", "0")
+        port = psycopg.conninfo.conninfo_to_dict(url)["port"]
+
+        result = manage_py("shell", DJANGO_DEBUG="true", RUN_PG_DIR=str(folder))
+    finally:
+        stop_servers_in(base)
+        embedded("delete", folder, "--inside", base)
+        base.rmdir()
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "error: DATABASE_URL is not set, and the embedded PostgreSQL of this "
+        f"checkout runs on port {port} (make db-status); reach it with: "
+        "DATABASE_URL=$(make -s db-url) .venv/bin/python manage.py shell "
+        "(DATABASE_URL=sqlite:///db.sqlite3 makes the SQLite file)"
+    ]

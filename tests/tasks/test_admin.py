@@ -407,3 +407,89 @@ def test_changelist_has_date_ranges_and_no_date_hierarchy(staff_client, task):
     ]
     today = staff_client.get(CHANGELIST + links["Today"]).context["cl"]
     assert list(today.result_list) == [task]
+
+
+def staff_client_with(client, *codenames):
+    staff = UserFactory(username="staffer", is_staff=True)
+    staff.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    client.force_login(staff)
+    return client
+
+
+def offered_actions(client) -> set[str]:
+    form = client.get(CHANGELIST).context["action_form"]
+    if form is None:  # No action at all: Django draws no action form.
+        return set()
+    return {name for name, _ in form.fields["action"].choices if name}
+
+
+def test_staff_who_may_only_view_tasks_are_offered_no_action(client, task):
+    viewer = staff_client_with(client, "view_task")
+
+    assert offered_actions(viewer) == set()
+
+
+def test_staff_who_may_change_tasks_are_offered_the_actions(client, task):
+    changer = staff_client_with(client, "view_task", "change_task")
+
+    assert offered_actions(changer) == {"mark_done", "mark_not_done"}
+
+
+@pytest.mark.parametrize("action", ["mark_done", "mark_not_done"])
+def test_an_action_posted_by_staff_who_may_only_view_changes_nothing(
+    client, user, action
+):
+    tasks = [TaskFactory(owner=user), TaskFactory(owner=user, completed=True)]
+    before = {t.pk: (t.completed, t.updated_at) for t in stored_tasks()}
+    viewer = staff_client_with(client, "view_task")
+
+    response = viewer.post(
+        CHANGELIST,
+        {"action": action, "_selected_action": [t.pk for t in tasks]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert "marked as" not in response.text
+    assert {t.pk: (t.completed, t.updated_at) for t in stored_tasks()} == before
+
+
+def searched(client, term: str) -> list[Task]:
+    return list(client.get(CHANGELIST, {"q": term}).context["cl"].result_list)
+
+
+def test_staff_who_may_not_view_users_cannot_search_tasks_by_owner_email(
+    client, task, other_task
+):
+    viewer = staff_client_with(client, "view_task")
+
+    assert searched(viewer, "bob@example") == []
+    assert searched(viewer, "example") == []
+    # The username is in the owner column already: searching it tells no more.
+    assert searched(viewer, "bob") == [other_task]
+
+
+@pytest.mark.parametrize("users_permission", ["view_user", "change_user"])
+def test_staff_who_may_view_users_search_tasks_by_owner_email(
+    client, task, other_task, users_permission
+):
+    viewer = staff_client_with(client, "view_task", users_permission)
+
+    assert searched(viewer, "bob@example") == [other_task]
+    assert searched(viewer, '"bob@example" plan') == [other_task]
+
+
+def test_search_fields_name_the_owner_email_only_for_staff_who_may_view_users(
+    rf, admin_user
+):
+    from django.contrib import admin
+
+    staff = UserFactory(is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_task"))
+    model_admin = admin.site.get_model_admin(Task)
+    request = rf.get(CHANGELIST)
+
+    request.user = staff
+    assert model_admin.get_search_fields(request) == ("title", "owner__username")
+    request.user = admin_user
+    assert "owner__email" in model_admin.get_search_fields(request)

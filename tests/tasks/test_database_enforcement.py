@@ -151,6 +151,37 @@ def test_reassigning_a_task_to_someone_else_is_refused(alice_and_bob):
     assert stored_tasks(owner=alice)[0].owner_id == alice.pk
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("title", "description", "constraint"),
+    [
+        ("\u3164", "", "task_title_not_blank"),
+        ("\u200b\ufe0f\u2800 \U000e0100", "", "task_title_not_blank"),
+        ("Long", "x" * 10_001, "task_description_max_length"),
+    ],
+    ids=["hangul-filler", "invisible-mix", "long-description"],
+)
+def test_the_runtime_roles_own_sql_meets_the_text_checks(
+    alice_and_bob, title, description, constraint
+):
+    alice, _, _ = alice_and_bob
+
+    with pytest.raises(DatabaseError, match=constraint), acting_as(alice):
+        raw(
+            f"INSERT INTO {TABLE} (title, description, completed, created_at, "
+            "updated_at, owner_id) VALUES (%s, %s, false, now(), now(), %s)",
+            [title, description, alice.pk],
+        )
+    with pytest.raises(DatabaseError, match=constraint), acting_as(alice):
+        raw(
+            f"UPDATE {TABLE} SET title = %s, description = %s",
+            [title, description],
+        )
+
+    assert len(stored_tasks(owner=alice)) == 2
+    assert stored_tasks(title=title) == []
+
+
 @pytest.mark.django_db(transaction=True)
 def test_acting_user_does_not_outlive_its_transaction(alice_and_bob):
     alice, _, _ = alice_and_bob

@@ -1,10 +1,12 @@
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 
+from accounts.models import User
 from tasks import services
-from tasks.models import Task
+from tasks.models import DESCRIPTION_MAX_LENGTH, Task
 from tests.factories import TaskFactory
 from tests.utils import stored_row, stored_task, stored_tasks
 
@@ -47,9 +49,7 @@ def test_create_task_with_too_long_title_saves_nothing(user):
 
 
 def test_create_task_refuses_an_unsaved_owner():
-    from accounts.models import User
-
-    with pytest.raises(ValueError, match="saved user"):
+    with pytest.raises(TypeError, match="owner must be a saved User, not an unsaved"):
         services.create_task(User(username="ghost"), title="Boo")
 
 
@@ -330,9 +330,159 @@ def test_a_nul_character_is_a_validation_error_and_saves_nothing(task, user, cha
     assert len(stored_tasks(owner=user)) == 1
 
 
-@pytest.mark.parametrize("title", ["\u200b", "\u200b \ufeff\u200d", "\u2060\t"])
-def test_a_title_of_invisible_characters_is_blank(user, title):
+INVISIBLE_TITLES = [
+    "\u200b",
+    "\u200b \ufeff\u200d",
+    "\u2060\t",
+    "\u3164",
+    "\u115f\u1160",
+    "\uffa0",
+    "\u2800\u2800",
+    "\u034f",
+    "\ufe0f",
+    "".join(map(chr, range(0xFE00, 0xFE10))),
+    "\U000e0100\U000e01ef",
+    "\u3000\u00a0\u202f\u200e",
+]
+
+
+@pytest.mark.parametrize("title", INVISIBLE_TITLES)
+def test_a_title_of_invisible_characters_is_blank(task, user, title):
+    before = snapshot(task)
+
     with pytest.raises(ValidationError, match="cannot be blank"):
         services.create_task(user, title=title)
+    with pytest.raises(ValidationError) as refused:
+        services.update_task(user, task.pk, title=title)
 
-    assert stored_tasks(owner=user) == []
+    assert refused.value.message_dict == {"title": ["This field cannot be blank."]}
+    assert stored_tasks(owner=user) == [task]
+    assert snapshot(task) == before
+
+
+@pytest.mark.parametrize("title", ["\u3164x", "\u2800\u2801", "é", "\U0001f600"])
+def test_a_title_with_one_visible_character_is_saved(user, title):
+    task = services.create_task(user, title=title)
+
+    assert stored_task(task.pk).title == title
+
+
+NOT_TEXT = [b"bytes", ["x"], 12345, 1.5, None, True]
+
+
+@pytest.mark.parametrize("field", ["title", "description"])
+@pytest.mark.parametrize("value", NOT_TEXT, ids=repr)
+def test_text_fields_refuse_what_is_not_str_and_save_nothing(task, user, field, value):
+    before = snapshot(task)
+    create = {"title": "ok", field: value}
+
+    with pytest.raises(ValidationError) as created:
+        services.create_task(user, **create)
+    with pytest.raises(ValidationError) as updated:
+        services.update_task(user, task.pk, **{field: value})
+
+    kind = "None" if value is None else type(value).__name__
+    message = [f"Enter text (str), not {kind}."]
+    assert created.value.message_dict == {field: message}
+    assert updated.value.message_dict == {field: message}
+    assert stored_tasks(owner=user) == [task]
+    assert snapshot(task) == before
+
+
+@pytest.mark.parametrize(
+    "value", ["1", "t", "true", "false", 1, 0, 1.0, None, b"1"], ids=repr
+)
+def test_completed_is_only_true_or_false(task, user, value):
+    before = snapshot(task)
+
+    with pytest.raises(ValidationError) as refused:
+        services.update_task(user, task.pk, completed=value)
+
+    assert list(refused.value.message_dict) == ["completed"]
+    assert "Enter True or False" in refused.value.message_dict["completed"][0]
+    assert snapshot(task) == before
+
+
+def test_every_field_of_the_wrong_type_is_named_at_once(task, user):
+    with pytest.raises(ValidationError) as refused:
+        services.update_task(user, task.pk, title=1, description=None, completed="1")
+
+    assert set(refused.value.message_dict) == {"title", "description", "completed"}
+
+
+@pytest.mark.parametrize("field", ["title", "description"])
+@pytest.mark.parametrize(
+    "text", ["\ud800", "a\udfffb", "\ud83d\ude00"], ids=["high", "low", "a-pair"]
+)
+def test_a_lone_surrogate_is_a_validation_error_and_saves_nothing(
+    task, user, field, text
+):
+    before = snapshot(task)
+
+    with pytest.raises(ValidationError) as created:
+        services.create_task(user, **{"title": "ok", field: text})
+    with pytest.raises(ValidationError) as updated:
+        services.update_task(user, task.pk, **{field: text})
+
+    assert list(created.value.message_dict) == [field]
+    assert "lone surrogate" in updated.value.message_dict[field][0]
+    assert stored_tasks(owner=user) == [task]
+    assert snapshot(task) == before
+
+
+def test_a_description_of_the_maximum_length_is_saved(user):
+    text = "é" * DESCRIPTION_MAX_LENGTH
+
+    task = services.create_task(user, title="Long", description=text)
+
+    assert stored_task(task.pk).description == text
+
+
+def test_a_longer_description_is_a_validation_error_and_saves_nothing(task, user):
+    before = snapshot(task)
+    text = "x" * (DESCRIPTION_MAX_LENGTH + 1)
+
+    with pytest.raises(ValidationError) as created:
+        services.create_task(user, title="Long", description=text)
+    with pytest.raises(ValidationError) as updated:
+        services.update_task(user, task.pk, description=text)
+
+    assert list(created.value.message_dict) == ["description"]
+    assert list(updated.value.message_dict) == ["description"]
+    assert snapshot(task) == before
+
+
+NOT_SAVED_USERS = [
+    (1, "int"),
+    ("alice", "str"),
+    (None, "None"),
+    (AnonymousUser(), "AnonymousUser"),
+    (User(username="ghost"), "an unsaved one"),
+]
+SERVICES_OF_OWNER = [
+    lambda owner, pk: services.create_task(owner, title="Boo"),
+    lambda owner, pk: services.get_tasks(owner),
+    lambda owner, pk: services.count_tasks(owner),
+    lambda owner, pk: services.get_task(owner, pk),
+    lambda owner, pk: services.update_task(owner, pk, title="Boo"),
+    lambda owner, pk: services.delete_task(owner, pk),
+    lambda owner, pk: services.toggle_complete(owner, pk),
+]
+
+
+@pytest.mark.parametrize(("owner", "kind"), NOT_SAVED_USERS, ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    "service",
+    SERVICES_OF_OWNER,
+    ids=["create", "get_tasks", "count", "get", "update", "delete", "toggle"],
+)
+def test_an_owner_that_is_not_a_saved_user_is_a_type_error(
+    task, user, owner, kind, service
+):
+    before = snapshot(task)
+
+    with pytest.raises(TypeError, match=f"^owner must be a saved User, not {kind}"):
+        service(owner, task.pk)
+
+    assert stored_tasks() == [task]
+    assert snapshot(task) == before

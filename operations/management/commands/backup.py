@@ -26,6 +26,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--database",
             default=DEFAULT_DB_ALIAS,
+            metavar="ALIAS",
+            choices=tuple(connections),
             help="database alias to dump (default: default)",
         )
 

@@ -16,8 +16,10 @@ EXIT_CODES = (
     "timeout, unknown host, authentication or SSL refused, unknown database); "
     "2 usage error; 3 reachable but migrations are pending; 4 reachable and "
     "migrated but the integrity posture is broken (tasks foreign key not ON "
-    "DELETE CASCADE, row-level security not enabled and forced, or the role "
-    "is a superuser or BYPASSRLS)."
+    "DELETE CASCADE, row-level security not enabled and forced, the role "
+    "is a superuser or BYPASSRLS, the policies, functions, triggers or grants "
+    "differ from what migrate installed, or the runtime role has session "
+    "defaults the project does not set; run manage.py migrate as the owner)."
 )
 
 
@@ -35,6 +37,7 @@ class Command(BaseCommand):
             "--database",
             default=DEFAULT_DB_ALIAS,
             metavar="ALIAS",
+            choices=tuple(connections),
             help='The database alias to check. Default: "default".',
         )
         parser.add_argument(

@@ -71,6 +71,7 @@ class Command(BaseCommand):
             "--database",
             default=DEFAULT_DB_ALIAS,
             metavar="ALIAS",
+            choices=tuple(connections),
             help='The database alias to seed. Default: "default".',
         )
 

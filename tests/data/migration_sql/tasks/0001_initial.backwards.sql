@@ -1,0 +1,6 @@
+BEGIN;
+--
+-- Create model Task
+--
+DROP TABLE "tasks_task" CASCADE;
+COMMIT;

@@ -1,0 +1,15 @@
+--
+-- Raw SQL operation
+--
+SET lock_timeout = '5s';
+SET statement_timeout = 0;
+--
+-- Concurrently create index task_created_idx on field(s) -created_at, -id of model task
+--
+DROP INDEX CONCURRENTLY IF EXISTS "task_created_idx";
+CREATE INDEX CONCURRENTLY "task_created_idx" ON "tasks_task" ("created_at" DESC, "id" DESC);
+--
+-- Raw SQL operation
+--
+RESET lock_timeout;
+RESET statement_timeout;

@@ -1,0 +1,10 @@
+BEGIN;
+--
+-- Alter field description on task
+--
+-- (no-op)
+--
+-- Alter field title on task
+--
+-- (no-op)
+COMMIT;
