@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, router
 
 from .scope import (
@@ -80,7 +81,13 @@ class ScopedModel:
             with in_scope(remembered, using=using, atomic=False):
                 yield remembered
             return
-        if scope == NOBODY and connections[using].vendor == "postgresql":
+        if (
+            scope == NOBODY
+            and connections[using].vendor == "postgresql"
+            # A process that runs with no scope on purpose (a role that
+            # bypasses row-level security: the benchmark's plain Django).
+            and getattr(settings, "UNSCOPED_QUERIES", "warn") != "ignore"
+        ):
             if self._state.adding:
                 raise UnscopedQuery(
                     f"cannot create a {self._meta.verbose_name} with no scope in "

@@ -174,6 +174,7 @@ def test_every_row_is_kept_by_the_upgrade(upgraded, servers):
         assert after[table] == upgraded.rows_before[table], table
 
 
+@pytest.mark.usefixtures("unscoped_queries_allowed")
 def test_every_user_sees_exactly_their_tasks_as_the_runtime_role(
     upgraded, servers, django_db_blocker
 ):
