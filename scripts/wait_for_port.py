@@ -1,5 +1,7 @@
 """Exit 0 once HOST:PORT accepts connections; 1 when PID ends first.
 
+Interrupted (Ctrl-C), exit 130 without a traceback.
+
     python scripts/wait_for_port.py HOST PORT PID
 
 scripts/run.sh says "serving" only once runserver really listens (its
@@ -27,10 +29,15 @@ def alive(pid: int) -> bool:
     return True
 
 
-while alive(pid):
-    with socket.socket(family) as probe:
-        probe.settimeout(1)
-        if probe.connect_ex((host, port)) == 0:
-            sys.exit(0)
-    time.sleep(0.1)
+try:
+    while alive(pid):
+        with socket.socket(family) as probe:
+            probe.settimeout(1)
+            if probe.connect_ex((host, port)) == 0:
+                sys.exit(0)
+        time.sleep(0.1)
+except KeyboardInterrupt:
+    # Ctrl-C reaches the whole group, this probe too, whenever it comes:
+    # run.sh stops everything; a traceback here would only be noise.
+    sys.exit(130)
 sys.exit(1)

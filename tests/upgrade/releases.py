@@ -1,7 +1,8 @@
 """Releases, their code, and what a database holds: for the upgrade tests.
 
 A release is a commit of this repository (tests/data/releases.json, the
-versions of CHANGELOG.md). ``release_code()`` writes its tree to a folder
+versions of CHANGELOG.md); an intermediate commit is one of main between
+releases, listed there too. ``release_code()`` writes its tree to a folder
 with ``git archive``, and ``run_manage()`` runs that code's ``manage.py``
 on a database, in the same virtualenv. ``schema()`` and ``rows()`` read a
 database as a superuser, past row-level security, so that two databases
@@ -26,6 +27,9 @@ from tests.utils import ROOT, clean_env
 
 RELEASES_FILE = ROOT / "tests" / "data" / "releases.json"
 RELEASES = json.loads(RELEASES_FILE.read_text())["releases"]
+# Commits of main between releases whose databases no release made alike
+# (each says why); upgraded like a release, but not in CHANGELOG.md.
+INTERMEDIATE = json.loads(RELEASES_FILE.read_text())["intermediate"]
 SECRET_KEY = "insecure-test-only-secret-key-0123456789abcdef"
 
 

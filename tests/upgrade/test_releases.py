@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from tests.upgrade.releases import RELEASES
+from tests.upgrade.releases import INTERMEDIATE, RELEASES
 from tests.utils import ROOT
 
 CHANGELOG = ROOT / "CHANGELOG.md"
@@ -44,6 +44,18 @@ def test_releases_come_in_order_of_version_and_history():
 @pytest.mark.parametrize("release", RELEASES, ids=lambda r: r["version"])
 def test_a_release_names_the_last_migration_of_each_app_in_its_commit(release):
     assert release["migrations"] == last_migrations(release["commit"])
+
+
+@pytest.mark.parametrize("commit", INTERMEDIATE, ids=lambda c: c["name"])
+def test_an_intermediate_commit_is_of_main_between_releases(commit):
+    assert commit["migrations"] == last_migrations(commit["commit"])
+    assert commit["why"]
+    assert commit["commit"] not in {release["commit"] for release in RELEASES}
+    first = RELEASES[0]["commit"]
+    after_first = git("merge-base", "--is-ancestor", first, commit["commit"])
+    assert after_first.returncode == 0, f"{commit['name']} is older than any release"
+    ancestor = git("merge-base", "--is-ancestor", commit["commit"], "HEAD")
+    assert ancestor.returncode == 0, f"{commit['name']} is not in this history"
 
 
 def test_the_changelog_has_each_release_with_its_commit():

@@ -1,15 +1,18 @@
-"""Upgrades from the first release and from the newest, as an operator runs them.
+"""Upgrades from the first release, the newest and some commits between.
 
-For each, a new database is made by the suite's owner and migrated by the
-release's own code (``git archive`` of its commit, tests/data/releases.json),
-which also seeds it: users, their tasks, a staff account, and, from 0.3.0
-on, the admin's search copies. Then the current code's ``migrate`` runs,
-and the database must be what a fresh install is: every row kept, each
-user's tasks visible to them alone as the runtime role, every title in the
-search copy, the health check healthy, and the schema (policies with their
-expressions, functions with their bodies, owners and privileges, triggers,
-indexes, grants) equal to a database the current code migrated from
-nothing. Migrating back to the release and forward again keeps every row.
+Each as an operator runs it: a new database is made by the suite's owner
+and migrated by the release's own code (``git archive`` of its commit,
+tests/data/releases.json), which also seeds it: users, their tasks, a staff
+account, and, from 0.3.0 on, the admin's search copies. An intermediate
+commit of main (one between releases whose database no release made alike,
+releases.json says why) is upgraded the same way. Then the current code's
+``migrate`` runs, and the database must be what a fresh install is: every
+row kept, each user's tasks visible to them alone as the runtime role,
+every title in the search copy, the health check healthy, and the schema
+(policies with their expressions, functions with their bodies, owners and
+privileges, triggers, indexes, grants) equal to a database the current code
+migrated from nothing. Migrating back to the release and forward again
+keeps every row.
 
 Needs the suite's roles and a superuser (``make test``) and a clone with
 the releases' commits (CI's is a full clone).
@@ -31,6 +34,7 @@ from ownership.scope import acting_as, staff_scope
 from tasks.models import Task
 from tasks.search import task_ids_titled
 from tests.upgrade.releases import (
+    INTERMEDIATE,
     RELEASES,
     Servers,
     release_code,
@@ -45,6 +49,8 @@ from tests.utils import ROOT, default_database
 pytestmark = pytest.mark.postgresql
 
 FIRST, NEWEST = RELEASES[0], RELEASES[-1]
+SOURCES = [FIRST, NEWEST] if FIRST is not NEWEST else [FIRST]
+SOURCES += INTERMEDIATE
 # Titles the seeding does not write: non-ASCII, where upper() and lower()
 # disagree, and LIKE's wildcard taken literally.
 TITLES = ["Ο λόγος της ημέρας", "Pay 100% of the ΛΌΓΟΣ bill", "Straße fegen"]
@@ -104,18 +110,20 @@ class Upgraded:
     rows_before: dict[str, set[str]]
 
 
-@pytest.fixture(
-    scope="module",
-    params=[FIRST, NEWEST] if FIRST is not NEWEST else [FIRST],
-    ids=lambda release: f"from-{release['version']}",
-)
+def label(source: dict) -> str:
+    """Return a release's version, or an intermediate commit's name."""
+    return source.get("version") or source["name"]
+
+
+@pytest.fixture(scope="module", params=SOURCES, ids=lambda s: f"from-{label(s)}")
 def upgraded(request, servers, tmp_path_factory) -> Iterator[Upgraded]:
     """A database made and seeded by a release, then migrated by this code."""
     release = request.param
     code = release_code(
-        release["commit"], tmp_path_factory.mktemp(f"release-{release['version']}")
+        release["commit"], tmp_path_factory.mktemp(f"release-{label(release)}")
     )
-    name = f"{prefix(servers)}_from_{release['version'].replace('.', '_')}"
+    suffix = label(release).replace(".", "_").replace("-", "_")
+    name = f"{prefix(servers)}_from_{suffix}"
     servers.create_database(name)
     try:
         migrate(servers, code, name)
