@@ -34,6 +34,7 @@ from django.db import DatabaseError, connections
 from embedded_pg import binaries
 from operations import integrity
 from ownership.policies import SYSTEM_SETTING
+from ownership.proofs import install_scope_keys
 from ownership.roles import grant_runtime_role
 
 
@@ -232,6 +233,8 @@ def restore(alias: str, dump_file: Path) -> bool:
         if not integrity.fully_migrated(alias):
             return False
         integrity.put_back(alias, force=True)
+        # A dump holds the scope keys of the settings it was made with.
+        install_scope_keys(alias, verbosity=0)
     except DatabaseError as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise BackupError(

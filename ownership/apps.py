@@ -9,6 +9,8 @@ class OwnershipConfig(AppConfig):
     verbose_name = "ownership"
 
     def ready(self) -> None:
+        from .proofs import install_after_migrate
         from .roles import grant_after_migrate
 
         post_migrate.connect(grant_after_migrate, sender=self)
+        post_migrate.connect(install_after_migrate, sender=self)

@@ -7,12 +7,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 from django.urls import NoReverseMatch, reverse
 
-from .scope import (
-    BACKEND,
-    backend_everywhere,
-    request_scope,
-    requests_authenticated_in_view,
-)
+from .requests import request_scope, requests_authenticated_in_view
+from .scope import BACKEND, backend_everywhere
 
 
 class ActingUserMiddleware:

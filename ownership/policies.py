@@ -20,25 +20,34 @@ together with ``todoproject.transaction``, the transaction's start time
 setting equals ``now()``, so a value left at session level, by this client
 or, through a pooler in transaction mode, by another client of the same
 server connection, counts in no later transaction: fail closed.
+
+The acting user (and the staff flag) also count only with a proof that the
+application made them (``todoproject.proof``, ownership/proofs.py): an
+HMAC-SHA256 of the user, the staff flag, an expiry and the backend's pid,
+under a key derived from the secret key that only the owner may read
+(``todoproject_scope_key``). ``todoproject_acting_user()``, a ``SECURITY
+DEFINER`` function, checks it once per statement: a statement injected
+into a request can name another user, but cannot sign for them.
 """
 
 USER_SETTING = "todoproject.user_id"
 SYSTEM_SETTING = "todoproject.system"
 STAFF_SETTING = "todoproject.staff"
 TRANSACTION_SETTING = "todoproject.transaction"
+PROOF_SETTING = "todoproject.proof"
 
 TABLE = "tasks_task"
 STAFF_FUNCTION = "todoproject_staff_may"
+ACTING_USER_FUNCTION = "todoproject_acting_user"
+KEY_TABLE = "todoproject_scope_key"
 
 # The transaction's start time in microseconds since the epoch: the same
 # text whatever DateStyle, TimeZone or IntervalStyle a session sets.
 SCOPE_STAMP = "(extract(epoch FROM now()) * 1000000)::bigint::text"
 # True only in the transaction whose scope set it.
 IN_SCOPE = f"current_setting('{TRANSACTION_SETTING}', true) = {SCOPE_STAMP}"
-ACTING_USER = (
-    f"CASE WHEN {IN_SCOPE} "
-    f"THEN NULLIF(current_setting('{USER_SETTING}', true), '')::bigint END"
-)
+# The acting user, when the application's proof of it checks out.
+ACTING_USER = f"{ACTING_USER_FUNCTION}()"
 
 # Each condition of a policy is one InitPlan (a parenthesised SELECT),
 # evaluated once per statement rather than once per row, and each asks the
@@ -64,14 +73,50 @@ def staff_may(*codenames: str) -> str:
     )
 
 
-# SECURITY DEFINER: it runs as the owner, so the objects it names must be
-# the owner's. Its search_path is the schema the migration runs in, then
+# The proof: "<expiry, epoch seconds>:<backend pid, or 0>:<hex HMAC>" of
+# "<user id>:<staff setting>:<expiry>:<pid>". The key is stored as its two
+# HMAC pads (key XOR ipad, key XOR opad), so that PostgreSQL's own sha256()
+# computes the HMAC without pgcrypto. Each test guards the casts after it
+# (CASE evaluates in order), so no setting makes the statement fail. A pid
+# of 0 binds to no backend: behind a pooler in transaction mode the
+# application cannot know which backend runs its statement.
+VERIFY_ACTING_USER = f"""
+    SELECT CASE WHEN {IN_SCOPE}
+        AND claim.user_id ~ '^[1-9][0-9]{{0,17}}$'
+        AND claim.proof ~ '^[0-9]{{1,12}}:[0-9]{{1,10}}:[0-9a-f]{{64}}$'
+    THEN (
+        SELECT claim.user_id::bigint
+        WHERE split_part(claim.proof, ':', 1)::bigint > extract(epoch FROM now())
+          AND split_part(claim.proof, ':', 2)::bigint IN (0, pg_backend_pid())
+          AND EXISTS (
+              SELECT FROM {KEY_TABLE} k
+              WHERE (k.retire_at IS NULL OR k.retire_at > now())
+                AND sha256(k.outer_pad || sha256(k.inner_pad || convert_to(
+                        claim.user_id || ':' || claim.staff || ':'
+                        || split_part(claim.proof, ':', 1) || ':'
+                        || split_part(claim.proof, ':', 2), 'UTF8')))
+                    = decode(split_part(claim.proof, ':', 3), 'hex'))
+    ) END
+    FROM (SELECT
+        coalesce(current_setting('{USER_SETTING}', true), '') AS user_id,
+        coalesce(current_setting('{STAFF_SETTING}', true), '') AS staff,
+        coalesce(current_setting('{PROOF_SETTING}', true), '') AS proof
+    ) AS claim
+"""
+
+# SECURITY DEFINER: they run as the owner, so the objects they name must be
+# the owner's. Their search_path is the schema the migration runs in, then
 # pg_temp explicitly last: unlisted, pg_temp would be searched first, and a
-# temporary view named like an auth table would run as the owner.
+# temporary view named like an auth table would run as the owner. The
+# acting user's function comes first: the staff function calls it.
 CREATE_STAFF_FUNCTION = f"""
 SELECT set_config(
     'search_path', quote_ident(current_schema()) || ', pg_temp', true
 );
+CREATE FUNCTION {ACTING_USER_FUNCTION}() RETURNS bigint
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path FROM CURRENT
+AS $${VERIFY_ACTING_USER}$$;
 CREATE FUNCTION {STAFF_FUNCTION}(codenames text[]) RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path FROM CURRENT

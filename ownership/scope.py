@@ -15,9 +15,10 @@ connection (PgBouncer in transaction mode).
 - ``system_scope()``: every task, for the owner only (seeding, data
   migrations, dumps); for the runtime role it shows nothing. Grep for it to
   audit it.
-- ``request_scope(request)``: whoever `request` is authenticated as, asked
-  at each statement (ActingUserMiddleware), so that authentication done
-  inside the view (DRF, django-ninja) counts from the moment it is done.
+- ``request_scope(request)`` (ownership/requests.py): whoever `request` is
+  authenticated as, asked at each statement (ActingUserMiddleware), so
+  that authentication done inside the view (DRF, django-ninja) counts from
+  the moment it is done.
 
 Outside of these, queries see no task at all and write none: fail closed.
 Inside one user's scope, a scope of another user raises ``ScopeConflict``.
@@ -36,7 +37,6 @@ what the ORM's checks say.
 from __future__ import annotations
 
 import logging
-import select
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
@@ -45,7 +45,6 @@ from functools import wraps
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
-import psycopg
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import (
@@ -59,13 +58,16 @@ from psycopg import ClientCursor
 if TYPE_CHECKING:
     from accounts.models import User
 
+from .liveness import drop_if_dead
 from .policies import (
+    PROOF_SETTING,
     SCOPE_STAMP,
     STAFF_SETTING,
     SYSTEM_SETTING,
     TRANSACTION_SETTING,
     USER_SETTING,
 )
+from .proofs import backend_pid, proof
 
 __all__ = [
     "STAFF_SETTING",
@@ -82,9 +84,7 @@ __all__ = [
     "has_statement_scope",
     "holding",
     "in_scope",
-    "request_scope",
     "require_scope",
-    "requests_authenticated_in_view",
     "statement_scope",
     "staff_scope",
     "system_scope",
@@ -155,88 +155,11 @@ class _Frame:
     # outer scope is put back when the frame ends.
     touched: set[str] = field(default_factory=set)
 
-    def resolve(self) -> Scope:
-        return self.scope
-
-
-class _RequestFrame(_Frame):
-    """The scope of a request: whoever it is authenticated as, when asked.
-
-    DRF replaces ``request.user`` on the Django request when it
-    authenticates inside the view, and django-ninja puts what its auth
-    returns in ``request.auth``; reading both at each statement makes the
-    scope follow. The answer is kept until either attribute changes.
-    """
-
-    def __init__(self, request, staff_path: Callable[[Any], bool]) -> None:
-        super().__init__(NOBODY, None, per_statement=True)
-        self.request = request
-        self.staff_path = staff_path
-        # What AuthenticationMiddleware put there: the session's user.
-        self.session_user = getattr(request, "user", None)
-        self.seen: tuple[Any, Any] | None = None
-        self.warned = False
-        # A DRF or ninja view: credentials of its own may come with a session.
-        self.in_view = False
+    # A request's frame resolves its scope at each statement (ownership/requests.py).
+    from_request = False
 
     def resolve(self) -> Scope:
-        user = getattr(self.request, "user", None)
-        auth = getattr(self.request, "auth", None)
-        if self.seen is not None and self.seen[0] is user and self.seen[1] is auth:
-            return self.scope
-        # Reading a lazy session user runs queries; they carry no scope.
-        token = _resolving.set(True)
-        try:
-            self.scope = self._scope_of(user, auth)
-        finally:
-            _resolving.reset(token)
-        self.seen = (user, auth)
         return self.scope
-
-    def _scope_of(self, user, auth) -> Scope:
-        if not _is_authenticated_user(auth):
-            auth = None
-        identities = []
-        for candidate in (self.session_user, user, auth):
-            if _is_authenticated_user(candidate) and all(
-                candidate.pk != seen.pk for seen in identities
-            ):
-                identities.append(candidate)
-        if len(identities) > 1:
-            names = " and ".join(str(_user_scope(who)) for who in identities)
-            raise ScopeConflict(
-                f"the request is authenticated as {names}: a request acts for "
-                "one user only"
-            )
-        if (
-            self.in_view
-            and _is_authenticated_user(self.session_user)
-            and self.request.headers.get("Authorization")
-        ):
-            raise ScopeConflict(
-                "the request carries both a logged-in session and an "
-                "Authorization header: a request acts for one user only"
-            )
-        # Once a framework has replaced the session's user, its answer is
-        # the request's, anonymous included.
-        acting = user if _is_authenticated_user(user) else auth
-        if acting is None:
-            return NOBODY
-        from .permissions import may_see_all_tasks
-
-        scope = _user_scope(acting)
-        if self.staff_path(self.request) and may_see_all_tasks(acting):
-            return Scope(user_id=scope.user_id, name=scope.name, staff=True)
-        return scope
-
-
-def _is_authenticated_user(candidate) -> bool:
-    # request.auth may hold a token, a dict or a string: only a user counts.
-    return (
-        getattr(candidate, "is_authenticated", False) is True
-        and getattr(candidate, "pk", None) is not None
-        and hasattr(candidate, "get_username")
-    )
 
 
 _frames: ContextVar[tuple[_Frame, ...]] = ContextVar("todoproject_scopes", default=())
@@ -274,7 +197,7 @@ def current_scope(using: str = DEFAULT_DB_ALIAS) -> Scope:
 def explicit_scope(using: str = DEFAULT_DB_ALIAS) -> Scope | None:
     """Return the scope a block of code set on `using`, not a request's."""
     frame = _innermost(using)
-    if frame is None or isinstance(frame, _RequestFrame):
+    if frame is None or frame.from_request:
         return None
     return frame.scope
 
@@ -299,9 +222,7 @@ def require_scope(using: str, model) -> None:
     )
     if policy == "error":
         raise UnscopedQuery(message)
-    request = next(
-        (f for f in reversed(_frames.get()) if isinstance(f, _RequestFrame)), None
-    )
+    request = next((f for f in reversed(_frames.get()) if f.from_request), None)
     if request is not None:
         if not request.warned:
             request.warned = True
@@ -311,16 +232,20 @@ def require_scope(using: str, model) -> None:
         logger.warning("%s", message)
 
 
-def _set_config_sql(scope: Scope) -> str:
-    # Only digits and fixed words are interpolated, so this SQL can be
+def _set_config_sql(scope: Scope, connection) -> str:
+    # Only digits, hex and fixed words are interpolated, so this SQL can be
     # glued in front of any statement without parameters of its own.
     user_id = "" if scope.user_id is None else str(int(scope.user_id))
     system = "on" if scope.system else ""
     staff = "on" if scope.staff else ""
+    signed = ""
+    if scope.user_id is not None:
+        signed = proof(int(scope.user_id), staff, backend_pid(connection))
     return (
         f"SELECT set_config('{USER_SETTING}', '{user_id}', true), "
         f"set_config('{SYSTEM_SETTING}', '{system}', true), "
         f"set_config('{STAFF_SETTING}', '{staff}', true), "
+        f"set_config('{PROOF_SETTING}', '{signed}', true), "
         f"set_config('{TRANSACTION_SETTING}', {SCOPE_STAMP}, true)"
     )
 
@@ -331,35 +256,9 @@ def _apply(connection, scope: Scope) -> None:
     token = _resolving.set(True)
     try:
         with connection.cursor() as cursor:
-            cursor.execute(_set_config_sql(scope))
+            cursor.execute(_set_config_sql(scope, connection))
     finally:
         _resolving.reset(token)
-
-
-def _drop_if_dead(connection) -> None:
-    """Close an idle connection whose server side has gone, without a query.
-
-    A terminated backend or a restarted server leaves the idle socket
-    readable (an error message, then EOF); Django's own health check runs
-    only between requests and costs a round trip. One non-blocking poll()
-    here lets the next statement reconnect instead of failing, in scripts
-    and shells as in requests.
-    """
-    raw = connection.connection
-    if raw is None or connection.in_atomic_block or connection.vendor != "postgresql":
-        return
-    try:
-        # poll(), not select(): select() cannot watch descriptors past
-        # FD_SETSIZE (1024), which a busy process reaches.
-        poller = select.poll()
-        poller.register(raw.pgconn.socket, select.POLLIN)
-        readable = bool(poller.poll(0))
-    except (OSError, ValueError, psycopg.Error):
-        readable = True
-    if readable or raw.closed or raw.broken:
-        # Nothing is due to an idle connection that LISTENs to nothing: what
-        # arrived is the server's goodbye (or EOF). Reconnect.
-        connection.close()
 
 
 def statement_scope(execute, sql, params, many, context):
@@ -402,7 +301,9 @@ def statement_scope(execute, sql, params, many, context):
         with transaction.atomic(using=connection.alias):
             _apply(connection, scope)
             return execute(sql, params, many, context)
-    result = execute(f"{_set_config_sql(scope)}; {sql}", params, many, context)
+    result = execute(
+        f"{_set_config_sql(scope, connection)}; {sql}", params, many, context
+    )
     cursor.nextset()
     return result
 
@@ -544,7 +445,7 @@ class _Scoped:
             and not connection.in_atomic_block
             and connection.get_autocommit()
         ):
-            _drop_if_dead(connection)
+            drop_if_dead(connection)
             frame = _Frame(scope, alias, per_statement=True)
             with _statement_wrappers([alias]):
                 _push(frame)
@@ -562,7 +463,7 @@ class _Scoped:
         # is an outer transaction too.
         nested = connection.in_atomic_block or not connection.get_autocommit()
         if not connection.in_atomic_block:
-            _drop_if_dead(connection)
+            drop_if_dead(connection)
         with transaction.atomic(using=alias):
             _apply(connection, scope)
             frame = _Frame(scope, alias)
@@ -662,44 +563,6 @@ def system_scope(*, using: str | None = None, atomic: bool = True):
     role it shows nothing at all. ``atomic`` as for ``acting_as``.
     """
     return _Scoped(Scope(system=True), using, atomic=atomic)
-
-
-@contextmanager
-def request_scope(
-    request, *, staff_path: Callable[[Any], bool] = lambda request: False
-) -> Iterator[None]:
-    """Act, on every database, for whoever `request` is authenticated as.
-
-    Asked at each statement: ``request.user`` (a session, or what DRF set
-    after authenticating), or a user in ``request.auth`` (django-ninja).
-    Nobody authenticated: no row. Two different users (a session of one, a
-    token of another): ``ScopeConflict``, before any statement runs as
-    either. `staff_path(request)` says whether staff who may see every
-    task get the staff scope (the admin). No I/O on entry or exit, so it
-    serves sync and async requests alike.
-    """
-    frame = _RequestFrame(request, staff_path)
-    with _statement_wrappers(connections):
-        _push(frame)
-        try:
-            yield
-        finally:
-            _remove(frame)
-            if frame.touched:
-                _restore(frame)
-
-
-def requests_authenticated_in_view(request) -> None:
-    """Note that `request`'s view authenticates itself (DRF, django-ninja).
-
-    Such a view may pick a session or a header by its own rules; a request
-    that carries both a logged-in session and an ``Authorization`` header is
-    then refused (``ScopeConflict``) rather than served as either.
-    """
-    for frame in _frames.get():
-        if isinstance(frame, _RequestFrame) and frame.request is request:
-            frame.in_view = True
-            frame.seen = None
 
 
 def as_system(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -326,7 +326,7 @@ def test_an_edit_of_the_live_policies_and_search_changes_no_migrations_sql(
         "(extract(epoch FROM now()) * 1000000)::bigint::text", "now()::text"
     )
     policies = module_from_text("ownership.policies", edited)
-    assert policies.CREATE_POLICIES != ownership.policies.CREATE_POLICIES
+    assert policies.CREATE_STAFF_FUNCTION != ownership.policies.CREATE_STAFF_FUNCTION
     monkeypatch.setitem(sys.modules, "ownership.policies", policies)
     monkeypatch.setattr(ownership, "policies", policies)
     search_text = (ROOT / "tasks" / "search.py").read_text()

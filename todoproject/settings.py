@@ -64,6 +64,10 @@ DEVELOPMENT_SECRET_KEY_FILE = Path(
 
 if not SECRET_KEY and DEBUG:
     SECRET_KEY = development_secret_key(DEVELOPMENT_SECRET_KEY_FILE)
+# Earlier secret keys, comma-separated, during a rotation: sessions and
+# password resets signed with them stay valid, and so do the database's
+# scope keys derived from them (ownership/proofs.py).
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS")
 
 ALLOWED_HOSTS = env_list(
     "DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else ""
@@ -262,6 +266,12 @@ for _pair in env_list("DATABASE_RUNTIME_ROLE_SETTINGS"):
 # todoproject.slow_query) with their duration and SQL, never their
 # parameters; 0 turns the log off. make test turns it off.
 SLOW_QUERY_MS = env_int("DATABASE_SLOW_QUERY_MS", 500)
+
+# Seconds a scope key that the secret key (or SECRET_KEY_FALLBACKS) no
+# longer derives stays valid after the next migrate: processes still
+# running with the old secret key keep working that long
+# (ownership/proofs.py).
+SCOPE_KEY_GRACE_SECONDS = env_int("DATABASE_SCOPE_KEY_GRACE_SECONDS", 3600)
 
 # What a query of tasks with no scope in force does (it sees no row under
 # row-level security): "warn" logs one warning per request, or per process

@@ -144,6 +144,7 @@ def test_restore_puts_back_the_grants_and_revokes_and_is_healthy(
             [settings.DATABASE_RUNTIME_ROLE],
         ).fetchall()
     assert rows == [
+        ("todoproject_acting_user", True, True),
         ("todoproject_staff_may", True, True),
         ("todoproject_task_search_add", False, True),
         ("todoproject_task_search_empty", False, True),

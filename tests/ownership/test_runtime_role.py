@@ -6,6 +6,7 @@ see more than one user's tasks or to loosen the policies.
 """
 
 import itertools
+import os
 
 import psycopg
 import pytest
@@ -13,12 +14,14 @@ from django.db import connection
 from psycopg import errors, sql
 
 from ownership.policies import (
+    PROOF_SETTING,
     SCOPE_STAMP,
     STAFF_SETTING,
     SYSTEM_SETTING,
     TRANSACTION_SETTING,
     USER_SETTING,
 )
+from ownership.proofs import proof
 from tests.factories import TaskFactory, UserFactory
 from tests.utils import connect
 
@@ -28,7 +31,15 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 
-SETTINGS = [USER_SETTING, SYSTEM_SETTING, STAFF_SETTING, TRANSACTION_SETTING]
+SETTINGS = [
+    USER_SETTING,
+    SYSTEM_SETTING,
+    STAFF_SETTING,
+    TRANSACTION_SETTING,
+    PROOF_SETTING,
+]
+# Through PgBouncer in transaction mode a proof binds to no backend.
+THROUGH_PGBOUNCER = bool(os.environ.get("TEST_THROUGH_PGBOUNCER"))
 VALUES = ["on", "true", "1", "-1", "", "1 OR 1=1", "*", "t"]
 
 
@@ -66,16 +77,25 @@ def owners_seen(conn) -> set:
     return {owner for (owner,) in rows}
 
 
-def forge(conn, user, *, staff):
-    """Set the acting user (and the staff scope) as the scope would, by hand."""
+def act_for(conn, user, *, staff):
+    """Set the acting user (and the staff scope) as the application would.
+
+    With the application's proof, made with its key: what a request's own
+    statements carry. tests/ownership/test_proofs.py tries the same
+    without the key.
+    """
+    pid = 0 if THROUGH_PGBOUNCER else conn.info.backend_pid
+    staff_setting = "on" if staff else ""
     conn.execute(
         "SELECT set_config(%s, %s, true), set_config(%s, %s, true), "
-        f"set_config(%s, {SCOPE_STAMP}, true)",
+        f"set_config(%s, %s, true), set_config(%s, {SCOPE_STAMP}, true)",
         [
             USER_SETTING,
             str(user.pk),
             STAFF_SETTING,
-            "on" if staff else "",
+            staff_setting,
+            PROOF_SETTING,
+            proof(user.pk, staff_setting, pid),
             TRANSACTION_SETTING,
         ],
     )
@@ -94,8 +114,8 @@ def test_no_setting_shows_more_than_the_user_it_names(alice_and_bob, runtime, lo
             set_config(runtime, name, value, local=local)
             seen = owners_seen(runtime)
         assert seen <= ({int(value)} if value.isdigit() else set()), (name, value)
-    # Every setting at once, in the same transaction: the one residual
-    # case, a forged acting user, reads the user it names and no other.
+    # Every setting at once, in the same transaction, the acting user's
+    # included: without the application's proof it is nobody.
     for user in (alice, bob):
         with runtime.transaction():
             for name, value in [
@@ -108,7 +128,7 @@ def test_no_setting_shows_more_than_the_user_it_names(alice_and_bob, runtime, lo
                 f"SELECT set_config(%s, {SCOPE_STAMP}, %s)",
                 [TRANSACTION_SETTING, local],
             )
-            assert owners_seen(runtime) == {user.pk}
+            assert owners_seen(runtime) == set()
 
 
 def test_a_session_setting_counts_in_no_later_transaction(alice_and_bob, runtime):
@@ -184,7 +204,7 @@ def test_the_runtime_role_may_do_plain_dml_for_the_user_it_acts_for(
 ):
     alice, _ = alice_and_bob
     with runtime.transaction():
-        forge(runtime, alice, staff=False)
+        act_for(runtime, alice, staff=False)
         updated = runtime.execute("UPDATE tasks_task SET title = 'mine'").rowcount
         deleted = runtime.execute("DELETE FROM tasks_task").rowcount
 
@@ -212,11 +232,11 @@ def test_the_staff_scope_shows_all_only_for_staff_the_database_finds(
         (viewer, everyone),
     ]:
         with runtime.transaction():
-            forge(runtime, user, staff=True)
+            act_for(runtime, user, staff=True)
             assert owners_seen(runtime) == expected, user.username
         # Without the staff scope, staff see only their own, like anyone.
         with runtime.transaction():
-            forge(runtime, viewer, staff=False)
+            act_for(runtime, viewer, staff=False)
             assert owners_seen(runtime) == set()
 
 
@@ -265,7 +285,7 @@ def test_a_scope_survives_the_session_changing_date_style_and_time_zone(
 ):
     alice, _ = alice_and_bob
     with runtime.transaction():
-        forge(runtime, alice, staff=False)
+        act_for(runtime, alice, staff=False)
         runtime.execute("SET LOCAL DateStyle = 'SQL, DMY'")
         runtime.execute("SET LOCAL TimeZone = 'Asia/Tokyo'")
         runtime.execute("SET LOCAL IntervalStyle = 'iso_8601'")

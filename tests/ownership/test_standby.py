@@ -15,7 +15,15 @@ import psycopg
 import pytest
 
 from accounts.models import User
-from ownership.policies import STAFF_SETTING, SYSTEM_SETTING, USER_SETTING
+from ownership.policies import (
+    PROOF_SETTING,
+    SCOPE_STAMP,
+    STAFF_SETTING,
+    SYSTEM_SETTING,
+    TRANSACTION_SETTING,
+    USER_SETTING,
+)
+from ownership.proofs import proof
 from ownership.scope import ScopeConflict, acting_as
 from tasks import services
 from tasks.models import Task
@@ -119,3 +127,35 @@ def test_a_write_on_the_primary_reaches_the_standby(primary, standby, on_standby
         time.sleep(0.05)
 
     assert services.get_tasks(alice).filter(title="replicated").count() == 1
+
+
+def test_only_the_applications_proof_names_a_user_on_the_standby(on_standby, standby):
+    alice, _ = on_standby
+    alices = sum(services.count_tasks(alice))
+    set_scope = (
+        f"SELECT set_config('{USER_SETTING}', %s, true), "
+        f"set_config('{PROOF_SETTING}', %s, true), "
+        f"set_config('{TRANSACTION_SETTING}', {SCOPE_STAMP}, true)"
+    )
+    with psycopg.connect(runtime_url(standby), autocommit=True) as conn:
+        pid = conn.info.backend_pid
+        seen = {}
+        for name, signed in [
+            ("forged", ""),
+            ("another backend's", proof(alice.pk, "", pid + 1)),
+            ("expired", proof(alice.pk, "", pid, now=time.time() - 300)),
+            ("the application's", proof(alice.pk, "", pid)),
+        ]:
+            with conn.transaction():
+                conn.execute(set_scope, [str(alice.pk), signed])
+                (seen[name],) = conn.execute(
+                    "SELECT count(*) FROM tasks_task"
+                ).fetchone()
+
+    assert seen == {
+        "forged": 0,
+        "another backend's": 0,
+        "expired": 0,
+        "the application's": alices,
+    }
+    assert alices >= 2

@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.services import delete_user
+from ownership.proofs import proof
 from ownership.scope import acting_as, staff_scope
 from tasks import admin as task_admin
 from tasks import search, services
@@ -155,8 +156,10 @@ def test_the_trigram_index_serves_the_search(superuser_cursor, admin_user):
         "SELECT set_config('todoproject.transaction', "
         "(extract(epoch FROM now()) * 1000000)::bigint::text, true), "
         "set_config('todoproject.user_id', %s, true), "
-        "set_config('todoproject.staff', 'on', true)",
-        [str(admin_user.pk)],
+        "set_config('todoproject.staff', 'on', true), "
+        "set_config('todoproject.proof', %s, true)",
+        # The staff scope as the application signs it (ownership/proofs.py).
+        [str(admin_user.pk), proof(admin_user.pk, "on", 0)],
     )
     superuser_cursor.execute("LOAD 'auto_explain'")
     for name, value in [
