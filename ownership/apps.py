@@ -9,6 +9,10 @@ class OwnershipConfig(AppConfig):
     verbose_name = "ownership"
 
     def ready(self) -> None:
+        from . import health
+        from .posture import RoleConfigCheck, SqliteIsolationCheck
         from .roles import grant_after_migrate
 
         post_migrate.connect(grant_after_migrate, sender=self)
+        health.register(RoleConfigCheck)
+        health.register(SqliteIsolationCheck)
