@@ -93,7 +93,7 @@ def main() -> None:
                 "set DATABASE_URL (make run's embedded PostgreSQL: "
                 "DATABASE_URL=$(make -s db-url))"
             )
-        from operations.health.checks import describe_connect_error
+        from operations.health.connection import describe_connect_error
 
         timeout = connection.settings_dict.get("OPTIONS", {}).get("connect_timeout")
         reason = describe_connect_error(exc, connection.settings_dict, timeout or 0)

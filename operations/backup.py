@@ -31,8 +31,7 @@ from pathlib import Path
 
 from django.db import DatabaseError, connections
 
-from embedded_pg import binaries
-from operations import integrity
+from operations import integrity, pg_programs
 from ownership.policies import SYSTEM_SETTING
 from ownership.proofs import install_scope_keys
 from ownership.roles import grant_runtime_role
@@ -59,10 +58,10 @@ def find_tool(name: str, server_major: int) -> Tool:
 
     The folders searched ($PG_BIN_DIR, the embedded wheel, Debian's, the
     PATH) and the choice (the same major version, then the nearest newer
-    one) are embedded_pg.binaries'.
+    one) are operations.pg_programs'.
     """
-    found = binaries.programs(name)
-    chosen = binaries.closest(found, server_major)
+    found = pg_programs.programs(name)
+    chosen = pg_programs.closest(found, server_major)
     if chosen is None:
         have = ", ".join(f"{p.path} ({p.major})" for p in found) or "none"
         raise BackupError(

@@ -79,21 +79,39 @@ def _replica(alias: str) -> _Replica:
         return _state.setdefault(alias, _Replica())
 
 
-def replay_status(alias: str) -> tuple[int | None, float]:
-    """Ask replica `alias` what it has replayed and how far behind it is.
+# What a standby has replayed and how far behind it is, in one round trip:
+# the router asks it before reading, the health check (replicas.health) to
+# report. The lag is 0 when it has replayed everything it has received (an
+# idle primary sends nothing, which is not lag).
+REPLAY_QUERY = (
+    "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text, "
+    "CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 "
+    "ELSE coalesce(extract(epoch FROM now() - "
+    "pg_last_xact_replay_timestamp()), 0) END"
+)
 
-    The lag is 0 when it has replayed everything it has received (an idle
-    primary sends nothing, which is not lag).
-    """
+
+@dataclass(frozen=True)
+class Replay:
+    """Where a server stands in replay; `standby` is false on a primary."""
+
+    standby: bool
+    replayed: int | None
+    lag_seconds: float
+
+
+def read_replay(cursor) -> Replay:
+    """Ask the server of `cursor` what it has replayed (REPLAY_QUERY)."""
+    cursor.execute(REPLAY_QUERY)
+    standby, replayed, lag = cursor.fetchone()
+    return Replay(bool(standby), lsn(replayed), float(lag))
+
+
+def replay_status(alias: str) -> tuple[int | None, float]:
+    """Ask replica `alias` what it has replayed and how far behind it is."""
     with connections[alias].cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_last_wal_replay_lsn()::text, "
-            "CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 "
-            "ELSE coalesce(extract(epoch FROM now() - "
-            "pg_last_xact_replay_timestamp()), 0) END"
-        )
-        replayed, lag = cursor.fetchone()
-    return lsn(replayed), float(lag)
+        replay = read_replay(cursor)
+    return replay.replayed, replay.lag_seconds
 
 
 def _first_line(exc: BaseException) -> str:

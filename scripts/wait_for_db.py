@@ -13,7 +13,7 @@ django.setup()
 from django.db import connection  # noqa: E402
 from django.db.utils import OperationalError  # noqa: E402
 
-from operations.health.checks import describe_connect_error  # noqa: E402
+from operations.health.connection import describe_connect_error  # noqa: E402
 
 try:
     connection.ensure_connection()

@@ -6,3 +6,12 @@ class TasksConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "tasks"
     verbose_name = _("Tasks")
+
+    def ready(self) -> None:
+        from ownership import health
+
+        from .posture import CascadeCheck, RoleCheck, RowSecurityCheck
+
+        health.register(CascadeCheck)
+        health.register(RowSecurityCheck)
+        health.register(RoleCheck)

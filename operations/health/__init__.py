@@ -1,6 +1,7 @@
 """Is a configured database usable by this project, and still as safe as it
 was built to be? ``run_checks(alias)`` answers with a ``Report``; see
-``runner`` for how the checks run and ``checks`` for what each one asks.
+``runner`` for how the checks run, and ``ownership.health`` for the registry
+that each app fills with its checks (``checks`` holds operations' own).
 """
 
 from .report import (

@@ -1,8 +1,9 @@
 """A health report as OpenMetrics text, for ``/healthz?format=openmetrics``.
 
 The same checks as the JSON answer, as gauges: whether the database is
-healthy, each check's status and duration, the round-trip time and the
-state of this process's connection or pool. Like the JSON without details,
+healthy, each check's status and duration, the round-trip time, each
+replica's status and lag, and the state of this process's connection or
+pool. Like the JSON without details,
 nothing here names a host, a database, a role or a migration.
 
 Written through prometheus_client's collector API and OpenMetrics
@@ -23,12 +24,11 @@ from prometheus_client.openmetrics.exposition import (
     generate_latest,
 )
 
+from .checks import RoundTripCheck
 from .report import Report, Status
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 PREFIX = "todoproject_health"
-# The check whose duration is the database round trip.
-ROUND_TRIP_CHECK = "round trip"
 
 
 def openmetrics(report: Report, connection=None) -> bytes:
@@ -85,7 +85,7 @@ class _ReportCollector:
         round_trip = [
             check
             for check in report.checks
-            if check.name == ROUND_TRIP_CHECK and check.status != Status.FAIL
+            if check.name == RoundTripCheck.name and check.status != Status.FAIL
         ]
         if round_trip:
             yield GaugeMetricFamily(
@@ -94,8 +94,42 @@ class _ReportCollector:
                 value=round_trip[0].ms / 1000,
                 unit="seconds",
             )
+        if report.replicas:
+            yield from replica_families(report)
         if self.connection is not None:
             yield from connection_state(self.connection)
+
+
+def replica_families(report: Report):
+    """Yield each replica's status and lag, labelled by its alias only."""
+    status = GaugeMetricFamily(
+        f"{PREFIX}_replica_status",
+        "1 for the status each replica ended with, 0 for the others; a "
+        "failed replica is a warning for the service (reads fall back).",
+        labels=["replica", "status"],
+    )
+    lag_seconds = GaugeMetricFamily(
+        f"{PREFIX}_replica_lag_seconds",
+        "How far behind the primary each replica's replay is.",
+        labels=["replica"],
+        unit="seconds",
+    )
+    lag_bytes = GaugeMetricFamily(
+        f"{PREFIX}_replica_lag_bytes",
+        "How many bytes of WAL each replica has still to replay.",
+        labels=["replica"],
+        unit="bytes",
+    )
+    for replica in report.replicas:
+        for value in Status:
+            status.add_metric([replica.alias, str(value)], int(replica.status == value))
+        if replica.lag_seconds is not None:
+            lag_seconds.add_metric([replica.alias], replica.lag_seconds)
+        if replica.lag_bytes is not None:
+            lag_bytes.add_metric([replica.alias], replica.lag_bytes)
+    yield status
+    yield lag_seconds
+    yield lag_bytes
 
 
 def connection_state(connection):

@@ -2,26 +2,39 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-# Exit codes of the healthcheck command; a report's code is the lowest of
-# its failed checks', so the most basic problem is the one reported.
-HEALTHY = 0
-UNREACHABLE = 1
-USAGE_ERROR = 2
-MIGRATIONS_PENDING = 3
-POSTURE_BROKEN = 4
+from ownership.health import (
+    HEALTHY,
+    MIGRATIONS_PENDING,
+    POSTURE_BROKEN,
+    UNREACHABLE,
+    USAGE_ERROR,
+    Status,
+)
 
+__all__ = [
+    "HEALTHY",
+    "MIGRATIONS_PENDING",
+    "POSTURE_BROKEN",
+    "UNREACHABLE",
+    "USAGE_ERROR",
+    "Check",
+    "ReplicaStatus",
+    "Report",
+    "SEVERITY",
+    "Status",
+]
 
-class Status(enum.StrEnum):
-    OK = "ok"
-    WARN = "warn"
-    FAIL = "fail"
+# What each failing exit code means, for the one line a failure ends with.
+MEANINGS = {
+    UNREACHABLE: "cannot reach the database",
+    MIGRATIONS_PENDING: "migrations are pending",
+    POSTURE_BROKEN: "the integrity posture is broken",
+}
 
-
-_SEVERITY = {Status.OK: 0, Status.WARN: 1, Status.FAIL: 2}
+SEVERITY = {Status.OK: 0, Status.WARN: 1, Status.FAIL: 2}
 
 
 @dataclass(frozen=True)
@@ -94,7 +107,7 @@ class Report:
         """
         worst = max(
             (check.status for check in self.checks),
-            key=_SEVERITY.__getitem__,
+            key=SEVERITY.__getitem__,
             default=Status.FAIL,
         )
         if worst == Status.OK and any(r.status != Status.OK for r in self.replicas):
@@ -113,12 +126,18 @@ class Report:
         return self.exit_code == HEALTHY
 
     @property
-    def reason(self) -> str | None:
-        """Return the one line that says why the report is not healthy."""
+    def failed_check(self) -> Check | None:
+        """Return the failed check whose exit code is the report's."""
         for check in self.failures:
             if check.exit_code == self.exit_code:
-                return check.detail
+                return check
         return None
+
+    @property
+    def reason(self) -> str | None:
+        """Return the one line that says why the report is not healthy."""
+        check = self.failed_check
+        return None if check is None else check.detail
 
     def as_dict(self, *, details: bool = True) -> dict[str, Any]:
         """Return the report as JSON-ready data.

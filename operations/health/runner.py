@@ -4,11 +4,14 @@ was built to be?
 
 ``run_checks(alias)`` returns a ``Report``: one ``Check`` per line of the
 ``healthcheck`` command's output and per entry of the ``/healthz`` response.
-In order: connect (within a timeout), a round trip, who and what the server
-is, SSL, unapplied migrations and, on PostgreSQL, the integrity posture that
-the migration ``tasks.0002_database_enforcement`` installs: the tasks foreign
-key cascades in the database, row-level security is enabled and forced, and
-the connected role can be held to it (not a superuser, no ``BYPASSRLS``).
+First connect (within a timeout), then the checks that the apps registered
+in ``ownership.health`` for the database's vendor, in their order:
+operations' (a round trip, who and what the server is, SSL, unapplied
+migrations, drift of the definitions), tasks' (the integrity posture that
+``tasks.0002_database_enforcement`` installs: the owner's foreign key
+cascades, row-level security is enabled and forced, the role can be held to
+it) and ownership's (the roles' session defaults). On a primary, the checks
+registered for replicas then run on each of ``DATABASE_REPLICAS``.
 
 The checks run on a private connection opened for the purpose (never the
 command's or the request's own connection, which may be in a transaction)
@@ -19,26 +22,26 @@ and however slowly a name resolves.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
-from django.db.utils import load_backend
 
-from .checks import (
-    POSTGRESQL_CHECKS,
-    SQLITE_CHECKS,
-    _ms_since,
-    _seconds,
-    _where,
+from ownership import health as registry
+from ownership.health import CheckContext, CheckResult
+from replicas.health import primary_position
+
+from .connection import (
     describe_connect_error,
     first_line,
+    ms_since,
+    private_connection,
+    seconds,
+    where,
 )
-from .replicas import replica_statuses
-from .report import UNREACHABLE, Check, Report, Status
+from .report import SEVERITY, UNREACHABLE, Check, ReplicaStatus, Report, Status
 
 DEFAULT_TIMEOUT = 5.0
 # What the worker thread may take on top of the timeout before the check
@@ -74,6 +77,16 @@ def run_checks(
     return report
 
 
+def run_one(check: registry.HealthCheck, context: CheckContext) -> CheckResult:
+    """Run `check`; a database error fails it as unreachable."""
+    try:
+        return check.run(context)
+    except DatabaseError as exc:
+        return CheckResult.fail(
+            f"query failed: {first_line(exc, context.settings_dict)}", UNREACHABLE
+        )
+
+
 class _Run:
     """One run of the checks, in a worker thread that may be given up on."""
 
@@ -82,7 +95,7 @@ class _Run:
         self.settings_dict = settings_dict
         self.timeout = timeout
         self.allow_privileged_role = allow_privileged_role
-        self.where = _where(settings_dict)
+        self.where = where(settings_dict)
         self.lock = threading.Lock()
         self.connected = threading.Event()
         self.finished = threading.Event()
@@ -100,8 +113,8 @@ class _Run:
                 Check(
                     "connect",
                     Status.FAIL,
-                    f"no answer from {self.where} within {_seconds(self.timeout)}",
-                    _ms_since(started),
+                    f"no answer from {self.where} within {seconds(self.timeout)}",
+                    ms_since(started),
                     UNREACHABLE,
                 )
             )
@@ -112,8 +125,8 @@ class _Run:
                     "queries",
                     Status.FAIL,
                     f"the checks got no answer from {self.where} "
-                    f"within {_seconds(self.timeout)}",
-                    _ms_since(started),
+                    f"within {seconds(self.timeout)}",
+                    ms_since(started),
                     UNREACHABLE,
                 )
             )
@@ -126,15 +139,25 @@ class _Run:
             self.abandoned = True
             self.report.checks.append(check)
 
-    def add(self, check: Check) -> None:
+    def add(self, check: Check, result: CheckResult | None = None) -> None:
         with self.lock:
-            if not self.abandoned:
-                self.report.checks.append(check)
+            if self.abandoned:
+                return
+            self.report.checks.append(check)
+            if result is not None:
+                self.note(result.facts)
+
+    def note(self, facts) -> None:
+        """Keep what a check learnt about the server in the report."""
+        if "server_version" in facts:
+            self.report.server_version = facts["server_version"]
+        # The project's own server says so, however it is reached.
+        self.report.embedded = self.report.embedded or bool(facts.get("embedded"))
 
     def work(self) -> None:
         alias = self.report.alias
         try:
-            connection = self.private_connection()
+            connection = private_connection(self.settings_dict, alias, self.timeout)
             # Connections are per thread: this makes the ORM queries of this
             # thread (the migration recorder's) use the private connection,
             # not open and leave behind one of their own.
@@ -151,20 +174,6 @@ class _Run:
             self.connected.set()
             self.finished.set()
 
-    def private_connection(self):
-        settings_dict = {
-            **self.settings_dict,
-            "OPTIONS": {**self.settings_dict.get("OPTIONS", {})},
-        }
-        if self.report.vendor == "postgresql":
-            # libpq counts whole seconds; the worker's deadline keeps the
-            # fraction. A pool would keep the connection open: none here.
-            options = settings_dict["OPTIONS"]
-            options["connect_timeout"] = max(1, math.ceil(self.timeout))
-            options.pop("pool", None)
-        backend = load_backend(settings_dict["ENGINE"])
-        return backend.DatabaseWrapper(settings_dict, self.report.alias)
-
     def check_all(self, connection) -> None:
         started = time.perf_counter()
         try:
@@ -172,31 +181,100 @@ class _Run:
         except DatabaseError as exc:
             reason = describe_connect_error(exc, self.settings_dict, self.timeout)
             self.add(
-                Check("connect", Status.FAIL, reason, _ms_since(started), UNREACHABLE)
+                Check("connect", Status.FAIL, reason, ms_since(started), UNREACHABLE)
             )
             return
         connected = f"connected to {self.where}"
-        self.add(Check("connect", Status.OK, connected, _ms_since(started)))
+        self.add(Check("connect", Status.OK, connected, ms_since(started)))
         self.connected.set()
 
-        checks = SQLITE_CHECKS
-        if connection.vendor == "postgresql":
-            checks = POSTGRESQL_CHECKS
-        for name, check in checks:
+        context = CheckContext(
+            connection=connection,
+            settings_dict=self.settings_dict,
+            where=self.where,
+            allow_privileged_role=self.allow_privileged_role,
+        )
+        for check in registry.checks(connection.vendor):
             if self.abandoned:
                 return
             started = time.perf_counter()
-            try:
-                status, detail, code = check(self, connection)
-            except DatabaseError as exc:
-                status, detail, code = (
-                    Status.FAIL,
-                    f"query failed: {first_line(exc, self.settings_dict)}",
-                    UNREACHABLE,
-                )
-            self.add(Check(name, status, detail, _ms_since(started), code))
-            if status == Status.FAIL and code == UNREACHABLE:
+            result = run_one(check, context)
+            self.add(
+                Check(
+                    check.name,
+                    result.status,
+                    result.detail,
+                    ms_since(started),
+                    result.exit_code,
+                ),
+                result,
+            )
+            if result.status == Status.FAIL and result.exit_code == UNREACHABLE:
                 return
+
+
+def replica_statuses(primary_alias: str, timeout: float) -> list[ReplicaStatus]:
+    """Return the status of every configured replica of `primary_alias`.
+
+    Each replica is asked on a connection of its own by the checks
+    registered for replicas (``replicas.health``); one that cannot be
+    reached, or fails a query, is reported unreachable.
+    """
+    aliases = list(getattr(settings, "DATABASE_REPLICAS", ()))
+    if not aliases:
+        return []
+    primary = _ask(primary_alias, timeout, primary_position)
+    return [replica_status(alias, primary, timeout) for alias in aliases]
+
+
+def _ask(alias: str, timeout: float, question):
+    """Return `question(cursor)` on a private connection to `alias`, or None."""
+    connection = private_connection(connections[alias].settings_dict, alias, timeout)
+    try:
+        with connection.cursor() as cursor:
+            return question(cursor)
+    except DatabaseError:
+        return None
+    finally:
+        connection.close()
+
+
+def replica_status(alias: str, primary: int | None, timeout: float) -> ReplicaStatus:
+    """Run the replica checks on `alias`; the worst result is its status."""
+    settings_dict = connections[alias].settings_dict
+    connection = private_connection(settings_dict, alias, timeout)
+    context = CheckContext(
+        connection=connection,
+        settings_dict=settings_dict,
+        where=where(settings_dict),
+        primary_position=primary,
+    )
+    results = []
+    try:
+        for check in registry.checks(connection.vendor, registry.REPLICA):
+            results.append(check.run(context))
+    except DatabaseError as exc:
+        return ReplicaStatus(
+            alias,
+            Status.FAIL,
+            f"unreachable: {first_line(exc, settings_dict)}",
+            reachable=False,
+        )
+    finally:
+        connection.close()
+    facts = {key: value for result in results for key, value in result.facts.items()}
+    worst = max(
+        results, key=lambda result: SEVERITY[result.status], default=None
+    ) or CheckResult.ok("no replica checks registered")
+    return ReplicaStatus(
+        alias,
+        worst.status,
+        worst.detail,
+        reachable=True,
+        replaying=facts.get("replaying"),
+        lag_bytes=facts.get("lag_bytes"),
+        lag_seconds=facts.get("lag_seconds"),
+    )
 
 
 def wait_until_healthy(

@@ -17,19 +17,41 @@ from django.core.management.base import CommandError
 from django.db import connection, connections
 
 from embedded_pg import CLUSTER_NAME
+from operations.health.report import MEANINGS
 
 SECRET = "s3cret-never-shown"
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def healthcheck(*args, **options):
-    """Run the command; return (exit code, stdout, message or stderr)."""
+    """Run the command; return (exit code, stdout, reason or stderr).
+
+    A failure's reason is printed once: on its FAIL line, with a stderr
+    line that only points there, or (with --json or --verbosity 0, where
+    no person reads a FAIL line) as the stderr line itself.
+    """
     out, err = StringIO(), StringIO()
     try:
         call_command("healthcheck", *args, stdout=out, stderr=err, **options)
     except CommandError as exc:
-        return exc.returncode, out.getvalue(), str(exc)
+        return exc.returncode, out.getvalue(), reason_once(out.getvalue(), exc)
     return 0, out.getvalue(), err.getvalue()
+
+
+def reason_once(out, error):
+    """Return the reason of `error`, checking that it was printed only once."""
+    pointer = re.fullmatch(
+        r"unhealthy, (?P<meaning>.+): see the (?P<check>.+) line above", str(error)
+    )
+    if pointer is None:
+        # A usage error, --json or --verbosity 0: no FAIL line says it.
+        assert not re.search(r"^.+  FAIL  ", out, re.MULTILINE)
+        return str(error)
+    assert pointer["meaning"] == MEANINGS[error.returncode]
+    row = re.compile(rf"^{re.escape(pointer['check'])} +FAIL +\d+\.\d ms  (.+)$")
+    (reason,) = [m[1] for line in out.splitlines() if (m := row.match(line))]
+    assert reason not in str(error)
+    return reason
 
 
 def lines(out):
@@ -235,7 +257,7 @@ def test_unusable_timeout_on_the_command_line_is_one_line_exit_2(value):
     ]
 
 
-def manage_py_healthcheck(*args):
+def manage_py_healthcheck(*args, **env_changes):
     """Run manage.py healthcheck in a child process, on the default settings."""
     env = {
         key: value
@@ -243,6 +265,7 @@ def manage_py_healthcheck(*args):
         if not key.startswith(("DJANGO_", "DATABASE_URL"))
     }
     env.update(DJANGO_ENV_FILE=os.devnull, DJANGO_SECRET_KEY="x" * 50)
+    env.update(env_changes)
     return subprocess.run(
         [sys.executable, "manage.py", "healthcheck", *args],
         cwd=ROOT,
@@ -312,6 +335,37 @@ def test_nothing_listening_is_exit_1_connection_refused(point_at):
         f"connect  FAIL  N ms  connection refused at 127.0.0.1:{port}"
     ]
     assert SECRET not in out + message
+
+
+@pg
+def test_a_failure_is_printed_once_on_its_fail_line():
+    port = free_port()
+
+    result = manage_py_healthcheck(
+        DATABASE_URL=f"postgres://app:{SECRET}@127.0.0.1:{port}/todoproject"
+    )
+
+    reason = f"connection refused at 127.0.0.1:{port}"
+    assert result.returncode == 1
+    assert lines(result.stdout)[1:] == [f"connect  FAIL  N ms  {reason}"]
+    assert result.stderr.splitlines() == [
+        "CommandError: unhealthy, cannot reach the database: see the connect line above"
+    ]
+    assert (result.stdout + result.stderr).count(reason) == 1
+    assert SECRET not in result.stdout + result.stderr
+
+
+@pg
+@pytest.mark.parametrize("options", [{"verbosity": 0}, {"json": True}])
+def test_without_fail_lines_the_one_stderr_line_is_the_reason(point_at, options):
+    port = free_port()
+    point_at(HOST="127.0.0.1", PORT=port)
+
+    with pytest.raises(CommandError) as error:
+        call_command("healthcheck", stdout=StringIO(), **options)
+
+    assert error.value.returncode == 1
+    assert str(error.value) == f"connection refused at 127.0.0.1:{port}"
 
 
 @pg

@@ -243,3 +243,47 @@ def test_openmetrics_reports_the_pool_when_there_is_one(monkeypatch):
     assert samples(families["todoproject_database_pool_min"]) == {(): 1.0}
     assert "todoproject_database_pool_available" in families
     assert "todoproject_database_connection_open" not in families
+
+
+def test_openmetrics_reports_each_replica_by_its_alias():
+    from operations.health.metrics import openmetrics
+    from operations.health.report import Check, ReplicaStatus, Report, Status
+
+    report = Report(
+        alias="default",
+        vendor="postgresql",
+        embedded=False,
+        checks=[Check("connect", Status.OK, "connected to db.example:5432", 1.0)],
+        replicas=[
+            ReplicaStatus("replica_1", Status.OK, "replaying", True, True, 2048, 0.5),
+            ReplicaStatus("replica_2", Status.FAIL, "unreachable: refused", False),
+        ],
+    )
+
+    text = openmetrics(report).decode()
+
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    status = samples(families["todoproject_health_replica_status"])
+    assert {key: value for key, value in status.items() if value} == {
+        (("replica", "replica_1"), ("status", "ok")): 1.0,
+        (("replica", "replica_2"), ("status", "fail")): 1.0,
+    }
+    assert len(status) == 6
+    assert families["todoproject_health_replica_lag_seconds"].unit == "seconds"
+    assert samples(families["todoproject_health_replica_lag_seconds"]) == {
+        (("replica", "replica_1"),): 0.5
+    }
+    assert samples(families["todoproject_health_replica_lag_bytes"]) == {
+        (("replica", "replica_1"),): 2048.0
+    }
+    # A replica's failure is a warning: the service stays healthy.
+    assert samples(families["todoproject_health_healthy"]) == {(): 1.0}
+    assert "db.example" not in text
+    assert "refused" not in text
+
+
+@pytest.mark.django_db
+def test_openmetrics_has_no_replica_families_without_replicas(client):
+    families = openmetrics_families(client.get("/healthz?format=openmetrics"))
+
+    assert not [name for name in families if "replica" in name]

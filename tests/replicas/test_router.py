@@ -416,3 +416,29 @@ def test_a_bound_queryset_routed_by_another_router_acts_as_its_owner_there(
     assert tasks.db == "replica_1"
     assert [task.title for task in tasks] == ["on both"]
     assert services.count_tasks(alice).open == 1
+
+
+def test_openmetrics_reports_the_replica_by_its_alias(
+    routed, primary, standby, monkeypatch
+):
+    from django.test import Client
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+    caught_up(primary, standby)
+    monkeypatch.setattr("operations.views._last", None)  # A fresh check.
+
+    response = Client().get("/healthz?format=openmetrics")
+
+    text = response.content.decode()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    status = {
+        sample.labels["status"]: sample.value
+        for sample in families["todoproject_health_replica_status"].samples
+        if sample.labels["replica"] == "replica_1"
+    }
+    assert status == {"ok": 1.0, "warn": 0.0, "fail": 0.0}
+    (lag,) = families["todoproject_health_replica_lag_seconds"].samples
+    assert (lag.labels, lag.value) == ({"replica": "replica_1"}, 0.0)
+    (lag_bytes,) = families["todoproject_health_replica_lag_bytes"].samples
+    assert lag_bytes.value == 0
+    assert str(standby.port) not in text

@@ -6,6 +6,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 
 from operations import health
 from operations.health import Status
+from operations.health.report import MEANINGS
 
 # Longer than any sane probe: a larger value is a mistake (inf would even
 # overflow the thread wait), not a wish.
@@ -27,7 +28,9 @@ class Command(BaseCommand):
     help = (
         "Check that the database answers within a timeout, is migrated and "
         "still enforces task ownership; print one line per check, or one "
-        f"JSON document with --json. {EXIT_CODES}"
+        "JSON document with --json. A failure's reason is on its FAIL line, "
+        "and stderr gets one line naming that check (the reason itself with "
+        f"--json or --verbosity 0). {EXIT_CODES}"
     )
     # A probe: Django's system checks neither help nor belong here.
     requires_system_checks = []
@@ -102,8 +105,21 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(report.as_dict(), indent=2))
         elif verbosity >= 1:
             self.write_report(report)
+            if not report.healthy:
+                # The FAIL line above holds the reason: say it once.
+                raise CommandError(self.summary(report), returncode=report.exit_code)
         if not report.healthy:
+            # Nothing a person reads names the reason yet (JSON is for
+            # programs): the one line on stderr does.
             raise CommandError(report.reason, returncode=report.exit_code)
+
+    @staticmethod
+    def summary(report):
+        """Return the stderr line of a failure whose FAIL line was printed."""
+        summary = f"unhealthy, {MEANINGS[report.exit_code]}"
+        if report.failed_check is None:
+            return summary
+        return f"{summary}: see the {report.failed_check.name} line above"
 
     @staticmethod
     def seconds(options, name, *, minimum, inclusive):
