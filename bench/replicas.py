@@ -26,7 +26,9 @@ THREADS = 4
 
 def _standby(stack: contextlib.ExitStack, admin_url: str) -> int:
     """Start a standby of the server at `admin_url`; return its port."""
-    from embedded_pg.cluster import server_account, start, stop_cluster
+    from embedded_pg.account import server_account
+    from embedded_pg.cluster import start
+    from embedded_pg.folder import stop_cluster
 
     folder = Path(tempfile.mkdtemp(prefix="todoproject-bench-replica-"))
     folder.chmod(0o755)

@@ -3,7 +3,7 @@
 One package for every server the project starts itself: `make run`'s,
 `make test`'s and `make bench`'s (the command line, ``python -m
 embedded_pg``), and the tests' throwaway fault cluster
-(``embedded_pg.cluster.throwaway``). ``embedded_pg.binaries`` also finds
+(``embedded_pg.testing.throwaway``). ``embedded_pg.binaries`` also finds
 ``pg_dump`` and ``pg_restore`` for the backup commands; it and this module
 import the standard library only, so production may import them without
 the development requirements.
@@ -35,3 +35,13 @@ def shown(path: Path) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+def last_line(text: str) -> str:
+    """Return the error a program printed: its first error line, else its last."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    for line in lines:
+        for marker in ("error:", "FATAL:", "PANIC:"):
+            if marker in line:
+                return line.split(marker, 1)[1].strip()
+    return lines[-1] if lines else "no message"

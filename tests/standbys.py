@@ -1,7 +1,7 @@
 """A throwaway primary, migrated by an owner of its own, for standby tests.
 
 ``migrated_primary()`` starts a password-protected cluster (see
-``embedded_pg.cluster.throwaway``), creates an owner that migrates it and
+``embedded_pg.testing.throwaway``), creates an owner that migrates it and
 the runtime role that the tests then use, and adds the users alice and bob;
 ``Cluster.standby()`` makes streaming standbys of it. ``settings_for()``
 gives a Django database of either role on a cluster of it, directly or
@@ -20,7 +20,7 @@ from django.core.management import call_command
 from django.db import connections
 
 from accounts.models import User
-from embedded_pg.cluster import Cluster, throwaway
+from embedded_pg.testing import Cluster, throwaway
 from tests.utils import default_database
 
 OWNER, OWNER_PASSWORD, DATABASE = "standby_owner", "standby-owner-pw", "standby"

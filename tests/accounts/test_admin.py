@@ -90,7 +90,7 @@ def test_deleting_a_user_with_many_tasks_summarises_them(
     staff_client, user, monkeypatch
 ):
     TaskFactory.create_batch(3, owner=user, title="hidden task")
-    monkeypatch.setattr("accounts.admin.UserAdmin.DELETE_LIST_LIMIT", 2)
+    monkeypatch.setattr("tasks.admin.UserAdmin.DELETE_LIST_LIMIT", 2)
 
     response = staff_client.get(reverse("admin:accounts_user_delete", args=[user.pk]))
 

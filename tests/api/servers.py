@@ -11,7 +11,7 @@ from urllib.parse import quote
 import dj_database_url
 from django.db import connection
 
-from embedded_pg.cluster import free_port
+from embedded_pg.folder import free_port
 from tests.utils import ROOT
 
 

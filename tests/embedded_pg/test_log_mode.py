@@ -2,7 +2,7 @@
 
 With ``debug_print_parse`` or ``log_statement`` on, the log holds every
 statement with its values: other users' task titles. Root runs the server
-as an account of its own (embedded_pg.cluster.server_account); a plain
+as an account of its own (embedded_pg.account.server_account); a plain
 account runs it itself. Both are checked, the second, under root, in a
 child process that runs as that account.
 """
@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from embedded_pg import cluster
+from embedded_pg.account import server_account
+from embedded_pg.folder import data_dir, log_file, private_log
 
 
 def mode(path: Path) -> int:
@@ -24,21 +25,21 @@ def mode(path: Path) -> int:
 
 
 def test_the_running_servers_log_is_0600_and_its_servers_own(pg_cluster):
-    log = cluster.log_file(pg_cluster.folder)
+    log = log_file(pg_cluster.folder)
 
     assert mode(log) == 0o600
-    account = cluster.server_account()
+    account = server_account()
     if account is not None:
         assert (log.stat().st_uid, log.stat().st_gid) == account
 
 
 def test_a_standbys_log_is_0600(pg_cluster):
     with pg_cluster.standby() as standby:
-        assert mode(cluster.log_file(standby.folder)) == 0o600
+        assert mode(log_file(standby.folder)) == 0o600
 
 
 def test_the_data_folder_keeps_postgresqls_own_modes(pg_cluster):
-    data = cluster.data_dir(pg_cluster.folder)
+    data = data_dir(pg_cluster.folder)
 
     assert mode(data) in (0o700, 0o750)
     assert mode(data / "PG_VERSION") in (0o600, 0o640)
@@ -59,7 +60,7 @@ def make_log_as(account: tuple[int, int] | None, log: Path) -> int:
                 os.setgroups([])
                 os.setgid(account[1])
                 os.setuid(account[0])
-            cluster.private_log(log, None)
+            private_log(log, None)
             status = 0
         finally:
             os._exit(status)
@@ -69,7 +70,7 @@ def make_log_as(account: tuple[int, int] | None, log: Path) -> int:
 @pytest.mark.parametrize("who", ["this process", "an account that is not root"])
 def test_a_log_is_created_0600_under_a_umask_of_022(who):
     # Under root, the server's account; otherwise this process is not root.
-    account = None if who == "this process" else cluster.server_account()
+    account = None if who == "this process" else server_account()
     folder = Path(tempfile.mkdtemp(prefix="todoproject-log-"))
     try:
         if account is not None:
@@ -93,7 +94,7 @@ def test_a_log_made_before_under_the_umask_is_narrowed(tmp_path):
     log.write_text("from an older start\n")
     log.chmod(0o644)
 
-    cluster.private_log(log, None)
+    private_log(log, None)
 
     assert mode(log) == 0o600
     assert log.read_text() == "from an older start\n"

@@ -16,8 +16,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from embedded_pg import EmbeddedError, cluster
+import embedded_pg.account
+import embedded_pg.folder
+from embedded_pg import EmbeddedError
+from embedded_pg.account import server_account, server_bin_dir
 from embedded_pg.binaries import bin_dir
+from embedded_pg.cluster import delete, start
+from embedded_pg.folder import running_server, stop_cluster
 from tests.embedded_pg.embedded import scratch_folder
 
 OTHER = (os.getuid() + 12345, os.getgid() + 12345)
@@ -36,8 +41,8 @@ def hidden():
 def cache(monkeypatch):
     base = Path(tempfile.mkdtemp(prefix="todoproject-cache-"))
     base.chmod(0o755)
-    monkeypatch.setattr(cluster, "CACHE", base / "todoproject")
-    monkeypatch.setattr(cluster, "_server_bin_dirs", {})
+    monkeypatch.setattr(embedded_pg.account, "CACHE", base / "todoproject")
+    monkeypatch.setattr(embedded_pg.account, "_server_bin_dirs", {})
     yield base / "todoproject"
     shutil.rmtree(base, ignore_errors=True)
 
@@ -56,14 +61,14 @@ def fake_install(folder: Path) -> Path:
 def test_programs_the_account_can_reach_run_in_place(cache, tmp_path):
     binaries = fake_install(tmp_path)
 
-    assert cluster.server_bin_dir(None, binaries) == binaries
+    assert server_bin_dir(None, binaries) == binaries
     assert not cache.exists()
 
 
 def test_unreachable_programs_run_from_a_readable_copy_made_once(cache, hidden):
     binaries = fake_install(hidden)
 
-    copy = cluster.server_bin_dir(OTHER, binaries)
+    copy = server_bin_dir(OTHER, binaries)
 
     assert copy.parents[3] == cache
     assert stat.S_IMODE(cache.stat().st_mode) == 0o755
@@ -73,8 +78,8 @@ def test_unreachable_programs_run_from_a_readable_copy_made_once(cache, hidden):
     assert [path.name for path in cache.iterdir()] == [copy.parents[2].name]
     # Made once: the next start finds it without copying.
     (hidden / "install" / "lib" / "libpq.so").unlink()
-    cluster._server_bin_dirs.clear()
-    assert cluster.server_bin_dir(OTHER, binaries) == copy
+    embedded_pg.account._server_bin_dirs.clear()
+    assert server_bin_dir(OTHER, binaries) == copy
     assert (copy.parent / "lib" / "libpq.so").exists()
 
 
@@ -82,10 +87,10 @@ def test_a_copy_that_fails_leaves_nothing_and_says_why(cache, hidden, monkeypatc
     binaries = fake_install(hidden)
     blocker = cache.parent / "file"
     blocker.write_text("")
-    monkeypatch.setattr(cluster, "CACHE", blocker / "todoproject")
+    monkeypatch.setattr(embedded_pg.account, "CACHE", blocker / "todoproject")
 
     with pytest.raises(EmbeddedError) as raised:
-        cluster.server_bin_dir(OTHER, binaries)
+        server_bin_dir(OTHER, binaries)
 
     assert str(raised.value).startswith(
         "cannot copy the embedded PostgreSQL's programs to "
@@ -103,17 +108,16 @@ def test_root_starts_a_server_from_a_checkout_closed_to_others(
     package = bin_dir().parent.parent
     for folder in (package, package.parent / f"{package.name}.libs"):
         shutil.copytree(folder, hidden / folder.name, symlinks=True)
-    monkeypatch.setattr(
-        cluster, "bin_dir", lambda: hidden / package.name / "pginstall" / "bin"
-    )
+    programs = hidden / package.name / "pginstall" / "bin"
+    monkeypatch.setattr(embedded_pg.account, "bin_dir", lambda: programs)
     base = scratch_folder("todoproject-root-copy-")
     try:
-        server = cluster.start(base / "pg", trust=True, temporary=True)
+        server = start(base / "pg", trust=True, temporary=True)
         with psycopg.connect(server.url, connect_timeout=10) as conn:
             assert conn.execute("SELECT 1").fetchone() == (1,)
         assert stat.S_IMODE(hidden.stat().st_mode) == 0o700
     finally:
-        cluster.stop_cluster(base / "pg", cluster.server_account())
+        stop_cluster(base / "pg", server_account())
         shutil.rmtree(base, ignore_errors=True)
 
 
@@ -121,7 +125,7 @@ def test_root_starts_a_server_from_a_checkout_closed_to_others(
 def data_home(monkeypatch):
     base = Path(tempfile.mkdtemp(prefix="todoproject-data-home-"))
     base.chmod(0o755)
-    monkeypatch.setattr(cluster, "DATA_HOME", base / "todoproject")
+    monkeypatch.setattr(embedded_pg.folder, "DATA_HOME", base / "todoproject")
     yield base / "todoproject"
     shutil.rmtree(base, ignore_errors=True)
 
@@ -133,20 +137,20 @@ def test_root_keeps_the_data_of_a_folder_closed_to_others_where_it_can_run(
 ):
     folder = hidden / "project" / "var" / "postgres"
 
-    server = cluster.start(folder, trust=True)
+    server = start(folder, trust=True)
     try:
         with psycopg.connect(server.url, connect_timeout=10) as conn:
             assert conn.execute("SELECT 1").fetchone() == (1,)
         assert (folder / "data").is_symlink()
         assert (folder / "data").resolve().parent.parent == data_home
         assert stat.S_IMODE(hidden.stat().st_mode) == 0o700
-        assert cluster.running_server(folder) is not None
+        assert running_server(folder) is not None
     finally:
-        cluster.stop_cluster(folder, cluster.server_account())
+        stop_cluster(folder, server_account())
 
-    again = cluster.start(folder, trust=True)
+    again = start(folder, trust=True)
     assert again.port
-    cluster.delete(folder, root=hidden)
+    delete(folder, root=hidden)
 
     assert not folder.exists()
     assert list(data_home.iterdir()) == []

@@ -29,7 +29,7 @@ from django.db import (
 )
 
 from accounts.models import User
-from embedded_pg.cluster import throwaway
+from embedded_pg.testing import throwaway
 from ownership.scope import system_scope
 from tasks import services
 from tasks.models import Task

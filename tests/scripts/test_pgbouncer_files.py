@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from embedded_pg.cluster import free_port
+from embedded_pg.folder import free_port
 from tests.pgbouncer import SCRIPT, require_pgbouncer
 
 pytestmark = pytest.mark.postgresql

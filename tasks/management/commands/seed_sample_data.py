@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
-from tasks import sample_data
+from tasks import sample_data, seeding
 
 EXIT_CODES = (
     "Exit codes: 0 seeded; 1 the database failed (nothing written); 2 bad "
@@ -101,7 +101,7 @@ class Command(BaseCommand):
         verbosity = options["verbosity"]
         progress = Progress(self.stdout) if verbosity >= 1 else None
         try:
-            result = sample_data.seed(
+            result = seeding.seed(
                 users=users,
                 tasks_per_user=per_user,
                 seed=seed,
