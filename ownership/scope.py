@@ -56,7 +56,8 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from psycopg import ClientCursor
 
 if TYPE_CHECKING:
-    from accounts.models import User
+    # Any user model: the bottom layer names none of the apps above it.
+    from django.contrib.auth.base_user import AbstractBaseUser as User
 
 from .liveness import drop_if_dead
 from .policies import (

@@ -27,19 +27,8 @@ DEVELOPMENT_ONLY = {"embedded_pg", "bench", "scripts", "tests"}
 
 # (module path, imported module) -> why the import is allowed for now. An
 # entry that no longer matches an import fails the test: delete it then.
-EXCEPTIONS = {
-    ("ownership/scope.py", "accounts.models"): (
-        "a type hint only (under TYPE_CHECKING, never imported at run time); "
-        "ownership/scope.py is being split, which is when it goes"
-    ),
-    ("operations/health/checks.py", "embedded_pg"): (
-        "issue 25: the health checks are being rebuilt off embedded_pg in "
-        "another change; this entry goes with it"
-    ),
-    ("operations/backup.py", "embedded_pg"): (
-        "issue 25: backup's lookup of pg_dump/pg_restore is being moved off "
-        "embedded_pg in another change; this entry goes with it"
-    ),
+EXCEPTIONS: dict[tuple[str, str], str] = {
+    # (module, imported): why it may run up a layer. None today.
 }
 
 
