@@ -10,11 +10,12 @@ class OwnershipConfig(AppConfig):
 
     def ready(self) -> None:
         from . import health
-        from .posture import RoleConfigCheck, SqliteIsolationCheck
+        from .posture import RoleConfigCheck, ScopeProofCheck, SqliteIsolationCheck
         from .proofs import install_after_migrate
         from .roles import grant_after_migrate
 
         post_migrate.connect(grant_after_migrate, sender=self)
         post_migrate.connect(install_after_migrate, sender=self)
         health.register(RoleConfigCheck)
+        health.register(ScopeProofCheck)
         health.register(SqliteIsolationCheck)

@@ -10,7 +10,9 @@ from __future__ import annotations
 from django.conf import settings
 
 from .health import POSTURE_BROKEN, CheckContext, CheckResult, HealthCheck
+from .policies import ACTING_USER_FUNCTION
 from .roles import project_role_settings
+from .scope import Scope, scope_settings_sql
 
 
 class RoleConfigCheck(HealthCheck):
@@ -57,6 +59,46 @@ class RoleConfigCheck(HealthCheck):
         return CheckResult.fail(
             f"{role} has the session default {setting}{where}, which the project "
             f"does not set{more}; run manage.py migrate as the owner to reset it",
+            POSTURE_BROKEN,
+        )
+
+
+class ScopeProofCheck(HealthCheck):
+    """Fail when the database refuses the proofs this process signs.
+
+    A secret key whose scope key ``migrate`` never installed (rotated
+    without a migrate), or a server clock more than the proofs' lifetime
+    ahead, makes the policies show every user nothing: said here, once,
+    instead of as empty pages.
+    """
+
+    name = "scope proof"
+    order = 95
+    vendors = ("postgresql",)
+
+    def run(self, context: CheckContext) -> CheckResult:
+        # Any user id: the check asks the verifier and reads no row.
+        probe = Scope(user_id=1)
+        with context.connection.cursor() as cursor:
+            cursor.execute("SELECT to_regproc(%s) IS NOT NULL", [ACTING_USER_FUNCTION])
+            if not cursor.fetchone()[0]:
+                return CheckResult.fail(
+                    f"{ACTING_USER_FUNCTION}() is missing: run manage.py migrate",
+                    POSTURE_BROKEN,
+                )
+            cursor.execute("BEGIN")
+            try:
+                cursor.execute(scope_settings_sql(probe, context.connection))
+                cursor.execute(f"SELECT {ACTING_USER_FUNCTION}()")
+                (acting,) = cursor.fetchone()
+            finally:
+                cursor.execute("ROLLBACK")
+        if acting == probe.user_id:
+            return CheckResult.ok("the database accepts this process's scope proofs")
+        return CheckResult.fail(
+            "the database refuses this process's scope proofs, so every user "
+            "sees no task: run manage.py migrate with this DJANGO_SECRET_KEY, "
+            "and check that the server's clock is within 30 s of this one's",
             POSTURE_BROKEN,
         )
 

@@ -233,7 +233,7 @@ def require_scope(using: str, model) -> None:
         logger.warning("%s", message)
 
 
-def _set_config_sql(scope: Scope, connection) -> str:
+def scope_settings_sql(scope: Scope, connection) -> str:
     # Only digits, hex and fixed words are interpolated, so this SQL can be
     # glued in front of any statement without parameters of its own.
     user_id = "" if scope.user_id is None else str(int(scope.user_id))
@@ -257,7 +257,7 @@ def _apply(connection, scope: Scope) -> None:
     token = _resolving.set(True)
     try:
         with connection.cursor() as cursor:
-            cursor.execute(_set_config_sql(scope, connection))
+            cursor.execute(scope_settings_sql(scope, connection))
     finally:
         _resolving.reset(token)
 
@@ -303,7 +303,7 @@ def statement_scope(execute, sql, params, many, context):
             _apply(connection, scope)
             return execute(sql, params, many, context)
     result = execute(
-        f"{_set_config_sql(scope, connection)}; {sql}", params, many, context
+        f"{scope_settings_sql(scope, connection)}; {sql}", params, many, context
     )
     cursor.nextset()
     return result

@@ -154,7 +154,7 @@ def test_migrate_heals_a_policy_expression(healed, superuser_cursor):
         superuser_cursor,
         "SELECT qual FROM pg_policies WHERE policyname = 'task_owner'",
     )[0]
-    assert "todoproject.user_id" in qual
+    assert "todoproject_acting_user()" in qual
 
 
 def test_migrate_leaves_definitions_that_did_not_drift_in_place(superuser_cursor):

@@ -33,6 +33,7 @@ def test_each_app_registers_its_own_checks_in_order():
         ("role", "tasks.posture"),
         ("definitions", "operations.health.checks"),
         ("role config", "ownership.posture"),
+        ("scope proof", "ownership.posture"),
     ]
     assert list(registered("sqlite")) == [
         "round trip",

@@ -138,6 +138,7 @@ def expected_healthy_lines():
         "definitions   ok  N ms  policies, functions, triggers and grants as "
         "migrate installed",
         f"role config   ok  N ms  no session defaults but the project's on {role}",
+        "scope proof   ok  N ms  the database accepts this process's scope proofs",
         "healthy",
     ]
 

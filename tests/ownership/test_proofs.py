@@ -234,3 +234,20 @@ def test_old_keys_keep_working_through_a_rotation_then_stop(
 
     install_scope_keys("default", verbosity=0)  # The suite's key again.
     assert sees_alice(old_secret)
+
+
+def test_the_health_check_fails_when_the_key_is_not_installed(
+    alice_and_bob, as_owner, settings
+):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    settings.SECRET_KEY = settings.SECRET_KEY + "-never-migrated"
+    out = StringIO()
+    with pytest.raises(CommandError) as failed:
+        call_command("healthcheck", "--allow-privileged-role", stdout=out)
+
+    assert failed.value.returncode == 4
+    assert "scope proof   FAIL" in out.getvalue()
+    assert "refuses this process's scope proofs" in out.getvalue()

@@ -4,6 +4,7 @@ BEGIN;
 --
 
 SET LOCAL lock_timeout = '5s';
+SET LOCAL statement_timeout = '60s';
 ALTER POLICY task_owner ON tasks_task
     USING (owner_id = (SELECT CASE WHEN current_setting('todoproject.transaction', true) = (extract(epoch FROM now()) * 1000000)::bigint::text THEN NULLIF(current_setting('todoproject.user_id', true), '')::bigint END))
     WITH CHECK (owner_id = (SELECT CASE WHEN current_setting('todoproject.transaction', true) = (extract(epoch FROM now()) * 1000000)::bigint::text THEN NULLIF(current_setting('todoproject.user_id', true), '')::bigint END));

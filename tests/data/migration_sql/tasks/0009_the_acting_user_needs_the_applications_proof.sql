@@ -4,6 +4,7 @@ BEGIN;
 --
 
 SET LOCAL lock_timeout = '5s';
+SET LOCAL statement_timeout = '60s';
 CREATE TABLE todoproject_scope_key (
     fingerprint text PRIMARY KEY,
     inner_pad bytea NOT NULL,
