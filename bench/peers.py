@@ -28,6 +28,8 @@ from collections.abc import Callable
 import psycopg
 from psycopg import ClientCursor, pq
 
+from ownership.proofs import proof
+
 from .setup import SESSION_OFF, SESSION_ON, SET_USER
 
 OURS, PLAIN, DJANGO_PEER = "ours", "plain", "django_peer"
@@ -83,24 +85,30 @@ class RawSides:
             PEER_TRANSACTION: self.peer_transaction,
         }
 
+    def user(self, side: str, user_id: int) -> list[str]:
+        """Return SET_USER's parameters: the user and the proof for `side`."""
+        pid = self.conns[side].info.backend_pid
+        return [str(user_id), proof(user_id, "", pid)]
+
     def raw(self, user_id: int, query: str, params: list) -> list:
         set_user, cursor = self.cursors[RAW]
         with self.conns[RAW].pipeline() as pipeline:
-            set_user.execute(SET_USER, [str(user_id)], prepare=True)
+            set_user.execute(SET_USER, self.user(RAW, user_id), prepare=True)
             cursor.execute(query, params, prepare=True)
             pipeline.sync()
             return cursor.fetchall() if cursor.description else []
 
     def prepared(self, user_id: int, query: str, params: list) -> list:
         set_user, cursor = self.cursors[PREPARED]
-        set_user.execute(SET_USER, [str(user_id)], prepare=True)
+        set_user.execute(SET_USER, self.user(PREPARED, user_id), prepare=True)
         cursor.execute(query, params, prepare=True)
         self.pipeline.sync()
         return cursor.fetchall() if cursor.description else []
 
     def glued(self, user_id: int, query: str, params: list) -> list:
         # Simple query protocol: both statements in one implicit transaction.
-        set_user = SET_USER.replace("%s", f"'{int(user_id)}'")
+        user, signed = self.user(GLUED, user_id)
+        set_user = SET_USER % (f"'{int(user)}'", f"'{signed}'")
         cursor = self.cursors[GLUED][1]
         cursor.execute(f"{set_user}; {query}", params)
         cursor.nextset()
@@ -117,7 +125,7 @@ class RawSides:
     def peer_transaction(self, user_id: int, query: str, params: list) -> list:
         conn = self.conns[PEER_TRANSACTION]
         conn.execute("BEGIN", prepare=False)
-        conn.execute(SET_USER, [str(user_id)], prepare=True)
+        conn.execute(SET_USER, self.user(PEER_TRANSACTION, user_id), prepare=True)
         cursor = conn.execute(query, params, prepare=True)
         rows = cursor.fetchall() if cursor.description else []
         conn.execute("COMMIT", prepare=False)

@@ -23,6 +23,7 @@ import psycopg
 from psycopg import sql
 
 from ownership.policies import (
+    PROOF_SETTING,
     SCOPE_STAMP,
     STAFF_SETTING,
     SYSTEM_SETTING,
@@ -38,10 +39,13 @@ ROLE = "todoproject_bench"
 
 # What ownership.scope sends for a user, from the same definitions: the raw
 # sides give the same guarantee as the services.
+# The acting user and the application's proof of it (ownership/proofs.py),
+# as the services send them.
 SET_USER = (
     f"SELECT set_config('{USER_SETTING}', %s, true), "
     f"set_config('{SYSTEM_SETTING}', '', true), "
     f"set_config('{STAFF_SETTING}', '', true), "
+    f"set_config('{PROOF_SETTING}', %s, true), "
     f"set_config('{TRANSACTION_SETTING}', {SCOPE_STAMP}, true)"
 )
 # What the session-level peers set and reset around a statement. A
