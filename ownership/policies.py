@@ -244,7 +244,9 @@ def create_staff_function(owned: Owned) -> str:
     the acting user is active staff and a superuser or holds one of the
     given permissions of `owned`'s app, directly or through a group. The
     tables are the user model's and Django's auth and content types', as
-    their metadata names them.
+    their metadata names them. There is one staff function, for one app's
+    permissions (tasks' today): a second owning app would make the app
+    label an argument, in a new migration.
     """
     user_model = get_user_model()
     permission = user_model._meta.get_field("user_permissions").related_model
