@@ -30,6 +30,7 @@ from psycopg import sql
 
 from ownership import policies
 from tasks import search
+from tasks.models import OWNED
 
 RECORD_TABLE = "todoproject_integrity"
 # The record's item holding the digest of the code's SQL.
@@ -133,11 +134,10 @@ def definitions_sql() -> str:
         raise RuntimeError(f"tasks.search.CREATE no longer holds {marker!r}")
     return "\n".join(
         [
-            policies.CREATE_STAFF_FUNCTION,
+            policies.create_staff_function(OWNED),
             found + functions,
-            f"ALTER TABLE {policies.TABLE} ENABLE ROW LEVEL SECURITY;",
-            f"ALTER TABLE {policies.TABLE} FORCE ROW LEVEL SECURITY;",
-            policies.CREATE_POLICIES,
+            policies.enable_row_security(OWNED),
+            policies.create_policies(OWNED),
         ]
     )
 

@@ -1,8 +1,16 @@
-"""The row-level security policies on ``tasks_task`` and the settings they read.
+"""Row-level security for the tables an app owns, and the settings it reads.
 
-Defined once: ``ownership.scope`` writes these settings and the migration
-``tasks.0003_policies_the_runtime_role_cannot_widen`` creates these policies.
-A row of ``tasks_task`` is visible and writable when:
+``ownership`` names no table of the apps above it: an app declares what it
+owns, ``Owned(Task, owner_field="owner")`` (tasks/models.py), and the
+functions below render the policies, the staff function and the acting
+user's verifier from that declaration and from the models' metadata
+(``db_table``, the owner field's column, ``app_label`` and ``model_name``
+for the permissions; the user model's tables through ``get_user_model()``).
+Defined once: ``ownership.scope`` writes these settings, the owning app's
+migrations hold as text what these functions rendered when each was
+released (they never change), and ``operations.integrity`` installs the
+rendered SQL again where the database drifted from it. A row of the owned
+table is visible and writable when:
 
 - it belongs to the acting user (``todoproject.user_id``);
 - the session's role is the table's owner, or can act as it, and the system
@@ -10,7 +18,7 @@ A row of ``tasks_task`` is visible and writable when:
   the owner. The runtime role owns nothing, so no value of the setting
   opens anything to it;
 - the staff scope is on (``todoproject.staff``) and the acting user is
-  active staff holding the task permission for the operation, as the
+  active staff holding the model's permission for the operation, as the
   database itself reads it from Django's auth tables (a ``SECURITY
   DEFINER`` function): the admin.
 
@@ -30,16 +38,34 @@ DEFINER`` function, checks it once per statement: a statement injected
 into a request can name another user, but cannot sign for them.
 """
 
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.contrib.auth import get_permission_codename, get_user_model
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
+
+if TYPE_CHECKING:
+    from django.db.models import Model
+
 USER_SETTING = "todoproject.user_id"
 SYSTEM_SETTING = "todoproject.system"
 STAFF_SETTING = "todoproject.staff"
 TRANSACTION_SETTING = "todoproject.transaction"
 PROOF_SETTING = "todoproject.proof"
 
-TABLE = "tasks_task"
 STAFF_FUNCTION = "todoproject_staff_may"
 ACTING_USER_FUNCTION = "todoproject_acting_user"
 KEY_TABLE = "todoproject_scope_key"
+
+# The permissions (actions of ``get_permission_codename``) that open a row
+# to staff, by command: seeing takes view or change, as in the admin.
+STAFF_SEES = ("view", "change")
+STAFF_ADDS = ("add",)
+STAFF_CHANGES = ("change",)
+STAFF_DELETES = ("delete",)
 
 # The transaction's start time in microseconds since the epoch: the same
 # text whatever DateStyle, TimeZone or IntervalStyle a session sets.
@@ -49,19 +75,94 @@ IN_SCOPE = f"current_setting('{TRANSACTION_SETTING}', true) = {SCOPE_STAMP}"
 # The acting user, when the application's proof of it checks out.
 ACTING_USER = f"{ACTING_USER_FUNCTION}()"
 
-# Each condition of a policy is one InitPlan (a parenthesised SELECT),
-# evaluated once per statement rather than once per row, and each asks the
-# catalogue or the auth tables only when its setting is on. The acting user
-# as an InitPlan is also an index condition on owner_id.
-OWNER = f"owner_id = (SELECT {ACTING_USER})"
+# The rendered SQL names tables and columns unquoted, as the landed
+# migrations do; a name that would need quotes is refused, not quoted.
+PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
-# The system scope needs no transaction check: only the owner, which could
-# lift the policies anyway, may use it (pg_dump sets it for its session).
-SYSTEM = (
-    f"(SELECT CASE WHEN current_setting('{SYSTEM_SETTING}', true) = 'on' "
-    "THEN (SELECT pg_has_role(current_user, relowner, 'USAGE') FROM pg_class "
-    f"WHERE oid = '{TABLE}'::regclass) ELSE false END)"
-)
+
+def plain(name: str) -> str:
+    """Return `name`, a table or column, if SQL may write it without quotes."""
+    if not PLAIN_NAME.fullmatch(name):
+        raise ImproperlyConfigured(
+            f"{name!r} needs quotes in SQL: row-level security renders plain "
+            "lowercase names only"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class Owned:
+    """A model each of whose rows belongs to one user, through `owner_field`.
+
+    Declared by the app that defines the model (``OWNED = Owned(Task,
+    owner_field="owner")``); ownership renders the model's policies from it.
+    `owner_field` is a foreign key to the user model.
+    """
+
+    model: type[Model]
+    owner_field: str = "owner"
+
+    @property
+    def table(self) -> str:
+        """Return the model's table."""
+        return plain(self.model._meta.db_table)
+
+    @property
+    def owner_column(self) -> str:
+        """Return the column of the owner's id."""
+        try:
+            field = self.model._meta.get_field(self.owner_field)
+        except FieldDoesNotExist:
+            field = None
+        if field is None or not (
+            field.many_to_one and field.related_model is get_user_model()
+        ):
+            raise ImproperlyConfigured(
+                f"{self.model._meta.label}.{self.owner_field} is not a foreign "
+                "key to the user model"
+            )
+        return plain(field.column)
+
+    @property
+    def app_label(self) -> str:
+        """Return the app label of the model's permissions."""
+        return plain(self.model._meta.app_label)
+
+    @property
+    def policy_prefix(self) -> str:
+        """Return what the names of the model's policies start with."""
+        return plain(self.model._meta.model_name)
+
+    def codenames(self, actions: tuple[str, ...]) -> tuple[str, ...]:
+        """Return the model's permission codenames for `actions` (``view``...)."""
+        return tuple(
+            plain(get_permission_codename(action, self.model._meta))
+            for action in actions
+        )
+
+
+def owner_condition(owned: Owned) -> str:
+    """SQL: whether a row belongs to the acting user.
+
+    The acting user as an InitPlan (a parenthesised SELECT) is evaluated
+    once per statement rather than once per row, and is an index condition
+    on the owner column.
+    """
+    return f"{owned.owner_column} = (SELECT {ACTING_USER})"
+
+
+def system_condition(owned: Owned) -> str:
+    """SQL: whether the system scope is on for the table's owner.
+
+    Needs no transaction check: only the owner, which could lift the
+    policies anyway, may use it (pg_dump sets it for its session). The
+    catalogue is asked only when the setting is on, once per statement.
+    """
+    return (
+        f"(SELECT CASE WHEN current_setting('{SYSTEM_SETTING}', true) = 'on' "
+        "THEN (SELECT pg_has_role(current_user, relowner, 'USAGE') FROM pg_class "
+        f"WHERE oid = '{owned.table}'::regclass) ELSE false END)"
+    )
 
 
 def staff_may(*codenames: str) -> str:
@@ -109,7 +210,7 @@ VERIFY_ACTING_USER = f"""
 # pg_temp explicitly last: unlisted, pg_temp would be searched first, and a
 # temporary view named like an auth table would run as the owner. The
 # acting user's function comes first: the staff function calls it.
-CREATE_STAFF_FUNCTION = f"""
+CREATE_ACTING_USER_FUNCTION = f"""
 SELECT set_config(
     'search_path', quote_ident(current_schema()) || ', pg_temp', true
 );
@@ -117,54 +218,131 @@ CREATE FUNCTION {ACTING_USER_FUNCTION}() RETURNS bigint
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path FROM CURRENT
 AS $${VERIFY_ACTING_USER}$$;
-CREATE FUNCTION {STAFF_FUNCTION}(codenames text[]) RETURNS boolean
+"""
+DROP_STAFF_FUNCTION = f"DROP FUNCTION {STAFF_FUNCTION}(text[]);"
+
+
+def column(model: type[Model], field: str) -> str:
+    """Return the column of `model`'s `field`."""
+    return plain(model._meta.get_field(field).column)
+
+
+def column_to(through: type[Model], model: type[Model]) -> str:
+    """Return the column of the many-to-many table `through` that refers to `model`."""
+    (found,) = [
+        field.column
+        for field in through._meta.get_fields()
+        if field.many_to_one and field.related_model is model
+    ]
+    return plain(found)
+
+
+def create_staff_function(owned: Owned) -> str:
+    """Return the SQL that creates the acting user's and the staff function.
+
+    The staff function answers, as ``ModelBackend.has_perm`` does, whether
+    the acting user is active staff and a superuser or holds one of the
+    given permissions of `owned`'s app, directly or through a group. The
+    tables are the user model's and Django's auth and content types', as
+    their metadata names them. There is one staff function, for one app's
+    permissions (tasks' today): a second owning app would make the app
+    label an argument, in a new migration.
+    """
+    user_model = get_user_model()
+    permission = user_model._meta.get_field("user_permissions").related_model
+    group = user_model._meta.get_field("groups").related_model
+    content_type = permission._meta.get_field("content_type").related_model
+    # Model.m2m_field.through: the table of a many-to-many relation.
+    user_permissions = user_model.user_permissions.through
+    user_groups = user_model.groups.through
+    group_permissions = group.permissions.through
+
+    user_table = plain(user_model._meta.db_table)
+    user_id = plain(user_model._meta.pk.column)
+    is_active = column(user_model, "is_active")
+    is_staff = column(user_model, "is_staff")
+    is_superuser = column(user_model, "is_superuser")
+    permission_table = plain(permission._meta.db_table)
+    permission_id = plain(permission._meta.pk.column)
+    permission_type = column(permission, "content_type")
+    codename = column(permission, "codename")
+    type_table = plain(content_type._meta.db_table)
+    type_id = plain(content_type._meta.pk.column)
+    type_app_label = column(content_type, "app_label")
+    up_table = plain(user_permissions._meta.db_table)
+    up_permission = column_to(user_permissions, permission)
+    up_user = column_to(user_permissions, user_model)
+    gp_table = plain(group_permissions._meta.db_table)
+    gp_permission = column_to(group_permissions, permission)
+    gp_group = column_to(group_permissions, group)
+    ug_table = plain(user_groups._meta.db_table)
+    ug_group = column_to(user_groups, group)
+    ug_user = column_to(user_groups, user_model)
+    return f"""{CREATE_ACTING_USER_FUNCTION}CREATE FUNCTION {STAFF_FUNCTION}(codenames text[]) RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path FROM CURRENT
 AS $$
     SELECT {IN_SCOPE}
         AND current_setting('{STAFF_SETTING}', true) = 'on' AND EXISTS (
-        SELECT 1 FROM accounts_user u
-        WHERE u.id = {ACTING_USER}
-          AND u.is_active AND u.is_staff
-          AND (u.is_superuser OR EXISTS (
-              SELECT 1 FROM auth_permission p
-              JOIN django_content_type ct ON ct.id = p.content_type_id
-              WHERE ct.app_label = 'tasks' AND p.codename = ANY (codenames)
-                AND (p.id IN (SELECT up.permission_id
-                              FROM accounts_user_user_permissions up
-                              WHERE up.user_id = u.id)
-                     OR p.id IN (SELECT gp.permission_id
-                                 FROM auth_group_permissions gp
-                                 JOIN accounts_user_groups ug
-                                   ON ug.group_id = gp.group_id
-                                 WHERE ug.user_id = u.id))))
+        SELECT 1 FROM {user_table} u
+        WHERE u.{user_id} = {ACTING_USER}
+          AND u.{is_active} AND u.{is_staff}
+          AND (u.{is_superuser} OR EXISTS (
+              SELECT 1 FROM {permission_table} p
+              JOIN {type_table} ct ON ct.{type_id} = p.{permission_type}
+              WHERE ct.{type_app_label} = '{owned.app_label}' AND p.{codename} = ANY (codenames)
+                AND (p.{permission_id} IN (SELECT up.{up_permission}
+                              FROM {up_table} up
+                              WHERE up.{up_user} = u.{user_id})
+                     OR p.{permission_id} IN (SELECT gp.{gp_permission}
+                                 FROM {gp_table} gp
+                                 JOIN {ug_table} ug
+                                   ON ug.{ug_group} = gp.{gp_group}
+                                 WHERE ug.{ug_user} = u.{user_id}))))
     )
 $$;
-"""
-DROP_STAFF_FUNCTION = f"DROP FUNCTION {STAFF_FUNCTION}(text[]);"
+"""  # noqa: E501
 
-CREATE_POLICIES = f"""
-CREATE POLICY task_owner ON {TABLE}
-    USING ({OWNER})
-    WITH CHECK ({OWNER});
-CREATE POLICY task_system ON {TABLE}
-    USING ({SYSTEM})
-    WITH CHECK ({SYSTEM});
-CREATE POLICY task_staff_select ON {TABLE} FOR SELECT
-    USING ({staff_may("view_task", "change_task")});
-CREATE POLICY task_staff_insert ON {TABLE} FOR INSERT
-    WITH CHECK ({staff_may("add_task")});
-CREATE POLICY task_staff_update ON {TABLE} FOR UPDATE
-    USING ({staff_may("change_task")})
-    WITH CHECK ({staff_may("change_task")});
-CREATE POLICY task_staff_delete ON {TABLE} FOR DELETE
-    USING ({staff_may("delete_task")});
+
+def create_policies(owned: Owned) -> str:
+    """Return the SQL that creates `owned`'s policies: owner, system, staff."""
+    name, table = owned.policy_prefix, owned.table
+    owner, system = owner_condition(owned), system_condition(owned)
+    return f"""
+CREATE POLICY {name}_owner ON {table}
+    USING ({owner})
+    WITH CHECK ({owner});
+CREATE POLICY {name}_system ON {table}
+    USING ({system})
+    WITH CHECK ({system});
+CREATE POLICY {name}_staff_select ON {table} FOR SELECT
+    USING ({staff_may(*owned.codenames(STAFF_SEES))});
+CREATE POLICY {name}_staff_insert ON {table} FOR INSERT
+    WITH CHECK ({staff_may(*owned.codenames(STAFF_ADDS))});
+CREATE POLICY {name}_staff_update ON {table} FOR UPDATE
+    USING ({staff_may(*owned.codenames(STAFF_CHANGES))})
+    WITH CHECK ({staff_may(*owned.codenames(STAFF_CHANGES))});
+CREATE POLICY {name}_staff_delete ON {table} FOR DELETE
+    USING ({staff_may(*owned.codenames(STAFF_DELETES))});
 """
-DROP_POLICIES = f"""
-DROP POLICY task_staff_delete ON {TABLE};
-DROP POLICY task_staff_update ON {TABLE};
-DROP POLICY task_staff_insert ON {TABLE};
-DROP POLICY task_staff_select ON {TABLE};
-DROP POLICY task_system ON {TABLE};
-DROP POLICY task_owner ON {TABLE};
+
+
+def drop_policies(owned: Owned) -> str:
+    """Return the SQL that drops `owned`'s policies, in the reverse order."""
+    name, table = owned.policy_prefix, owned.table
+    return f"""
+DROP POLICY {name}_staff_delete ON {table};
+DROP POLICY {name}_staff_update ON {table};
+DROP POLICY {name}_staff_insert ON {table};
+DROP POLICY {name}_staff_select ON {table};
+DROP POLICY {name}_system ON {table};
+DROP POLICY {name}_owner ON {table};
 """
+
+
+def enable_row_security(owned: Owned) -> str:
+    """Return the SQL that puts `owned`'s table, owner too, under its policies."""
+    return (
+        f"ALTER TABLE {owned.table} ENABLE ROW LEVEL SECURITY;\n"
+        f"ALTER TABLE {owned.table} FORCE ROW LEVEL SECURITY;"
+    )

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ownership.instances import ScopedModel
+from ownership.policies import Owned
 
 from .managers import TaskManager
 from .validators import VISIBLE_CHARACTER, validate_no_surrogates, validate_not_blank
@@ -108,3 +109,11 @@ class Task(ScopedModel, models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+# Each task belongs to its owner: ownership renders the table's row-level
+# security policies and the staff function from this (ownership/policies.py).
+# What the migrations installed is text held in them; a change here that
+# changes the rendered SQL needs a new migration (tests/ownership/
+# test_policies.py holds the rendered SQL to what migrate installed).
+OWNED = Owned(Task, owner_field="owner")

@@ -28,7 +28,12 @@ from __future__ import annotations
 
 from django.db import connections
 
-from ownership.policies import STAFF_FUNCTION, SYSTEM_SETTING, TABLE
+from ownership.policies import STAFF_FUNCTION, STAFF_SEES, SYSTEM_SETTING
+from tasks.models import OWNED
+
+TABLE = OWNED.table
+# What the staff policy for SELECT asks: the search shows no more than it.
+STAFF_SEES_CODENAMES = ",".join(OWNED.codenames(STAFF_SEES))
 
 SEARCH_TABLE = "tasks_task_search"
 SEARCH_INDEX = "task_search_upper_title_trgm"
@@ -56,7 +61,7 @@ CREATE FUNCTION {SEARCH_FUNCTION}(words text[], max_ids integer)
     SET search_path FROM CURRENT
 AS $$
 BEGIN
-    IF NOT {STAFF_FUNCTION}('{{view_task,change_task}}')
+    IF NOT {STAFF_FUNCTION}('{{{STAFF_SEES_CODENAMES}}}')
         OR coalesce(cardinality(words), 0) = 0
         OR EXISTS (SELECT FROM unnest(words) AS word WHERE word IS NULL)
         OR max_ids IS NULL OR max_ids < 0 THEN

@@ -13,7 +13,7 @@ from django.db import IntegrityError, connection, transaction
 import ownership.policies
 import tasks.search
 from ownership.scope import system_scope
-from tasks.models import DESCRIPTION_MAX_LENGTH, Task
+from tasks.models import DESCRIPTION_MAX_LENGTH, OWNED, Task
 from tests.factories import TaskFactory, UserFactory
 from tests.utils import ROOT, stored_tasks
 
@@ -326,7 +326,8 @@ def test_an_edit_of_the_live_policies_and_search_changes_no_migrations_sql(
         "(extract(epoch FROM now()) * 1000000)::bigint::text", "now()::text"
     )
     policies = module_from_text("ownership.policies", edited)
-    assert policies.CREATE_STAFF_FUNCTION != ownership.policies.CREATE_STAFF_FUNCTION
+    edited_function = policies.create_staff_function(OWNED)
+    assert edited_function != ownership.policies.create_staff_function(OWNED)
     monkeypatch.setitem(sys.modules, "ownership.policies", policies)
     monkeypatch.setattr(ownership, "policies", policies)
     search_text = (ROOT / "tasks" / "search.py").read_text()

@@ -173,8 +173,9 @@ def test_migrate_leaves_definitions_that_did_not_drift_in_place(superuser_cursor
 def test_code_whose_definitions_changed_without_a_migration_is_exit_4(
     healed, monkeypatch
 ):
+    create_policies = policies.create_policies
     monkeypatch.setattr(
-        policies, "CREATE_POLICIES", policies.CREATE_POLICIES + "\n-- changed\n"
+        policies, "create_policies", lambda owned: create_policies(owned) + "\n-- x\n"
     )
 
     code, _, message = healthcheck()
