@@ -20,6 +20,7 @@ import logging
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -36,7 +37,8 @@ def exception_handler(exc, context):
     if isinstance(exc, ScopeConflict):
         logger.warning("refused: %s", exc)
         exc = exceptions.PermissionDenied("This request acts for one user only.")
-    elif isinstance(exc, ObjectDoesNotExist):
+    elif isinstance(exc, (ObjectDoesNotExist, Http404)):
+        # One answer, whoever's the row and however it was looked up.
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))

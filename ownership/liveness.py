@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import select
 
 import psycopg
+from django.db import connections
+from psycopg.pq import TransactionStatus
+
+logger = logging.getLogger(__name__)
 
 
 def drop_if_dead(connection) -> None:
@@ -30,4 +35,30 @@ def drop_if_dead(connection) -> None:
     if readable or raw.closed or raw.broken:
         # Nothing is due to an idle connection that LISTENs to nothing: what
         # arrived is the server's goodbye (or EOF). Reconnect.
+        connection.close()
+
+
+def close_transactions_left_open() -> None:
+    """Close each connection that a request left inside a transaction.
+
+    Django opens and ends its transactions through ``atomic()``; a
+    transaction open outside one was begun behind its back (an injected
+    ``BEGIN``, a raw cursor's), and on a kept connection it would carry
+    into the next request, another user's: their writes would wait for
+    someone else's ``COMMIT`` or ``ROLLBACK``. Closing rolls it back.
+    """
+    for connection in connections.all(initialized_only=True):
+        raw = connection.connection
+        if (
+            raw is None
+            or connection.vendor != "postgresql"
+            or connection.in_atomic_block
+            or raw.info.transaction_status == TransactionStatus.IDLE
+        ):
+            continue
+        logger.warning(
+            "a request left a transaction open on %s outside atomic(): "
+            "closing the connection, which rolls it back",
+            connection.alias,
+        )
         connection.close()

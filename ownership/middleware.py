@@ -7,6 +7,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 from django.urls import NoReverseMatch, reverse
 
+from .liveness import close_transactions_left_open
 from .requests import request_scope, requests_authenticated_in_view
 from .scope import BACKEND, backend_everywhere
 
@@ -52,9 +53,14 @@ class ActingUserMiddleware:
 
     def __call__(self, request):
         if self.is_async:
+            # Connections there are the pool's, which rolls back what it
+            # gets back inside a transaction.
             return self.__acall__(request)
-        with request_scope(request, staff_path=self.is_admin):
-            return self.get_response(request)
+        try:
+            with request_scope(request, staff_path=self.is_admin):
+                return self.get_response(request)
+        finally:
+            close_transactions_left_open()
 
     async def __acall__(self, request):
         with request_scope(request, staff_path=self.is_admin):

@@ -23,6 +23,7 @@ import time
 from functools import lru_cache
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connections, transaction
 
 from .policies import KEY_TABLE
@@ -83,7 +84,11 @@ def backend_pid(connection) -> int:
 
 
 def _secrets() -> list[str]:
-    secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", ())]
+    try:
+        current = settings.SECRET_KEY
+    except ImproperlyConfigured:
+        current = ""  # Unset: Django refuses to read an empty one.
+    secrets = [current, *getattr(settings, "SECRET_KEY_FALLBACKS", ())]
     # A key derived from an empty secret is a key anyone can derive.
     return [secret for secret in secrets if secret]
 

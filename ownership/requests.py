@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.contrib.auth import SESSION_KEY
 from django.db import connections
 
 from .scope import (
@@ -71,6 +72,9 @@ class _RequestFrame(_Frame):
     def _scope_of(self, user, auth) -> Scope:
         if not _is_authenticated_user(auth):
             auth = None
+        if user is not self.session_user and self._logged_in(user):
+            # login() in this request: the session is now this user's.
+            self.session_user = user
         identities = []
         for candidate in (self.session_user, user, auth):
             if _is_authenticated_user(candidate) and all(
@@ -103,6 +107,15 @@ class _RequestFrame(_Frame):
         if self.staff_path(self.request) and may_see_all_tasks(acting):
             return Scope(user_id=scope.user_id, name=scope.name, staff=True)
         return scope
+
+    def _logged_in(self, user) -> bool:
+        """Whether the request's session now belongs to `user` (login())."""
+        session = getattr(self.request, "session", None)
+        return (
+            session is not None
+            and _is_authenticated_user(user)
+            and session.get(SESSION_KEY) == str(user.pk)
+        )
 
 
 def _is_authenticated_user(candidate) -> bool:
