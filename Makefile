@@ -18,7 +18,7 @@ run:
 test:
 	bash scripts/test.sh
 
-## bench: services against raw psycopg (ARGS=--quick: under a minute)
+## bench: services against plain Django, the SET/RESET peer and raw one-trip, at 0 and 1 ms (ARGS=--quick: judges nothing)
 bench:
 	bash scripts/bench.sh $(ARGS)
 

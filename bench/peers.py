@@ -1,13 +1,15 @@
 """What the services are measured against, each side a callable per call.
 
 - ``plain``: the Django a developer would write with no guarantee at all
-  (``Task.objects.filter(owner_id=...)``, ``get(pk=..., owner_id=...)``,
-  ``get()`` then ``save(update_fields=...)`` or ``delete()``, ``create()``),
-  on the ``plain`` alias: the server's superuser, whom row-level security
-  skips (bench/settings.py).
-- ``django_peer``: that plain call on the services' own connection, wrapped
-  in a session-level ``set_config`` and a ``RESET`` through Django's cursor,
-  as django-rls-tenants does by default: three round trips.
+  (``PlainTask.objects.filter(owner_id=...)``, ``get(pk=..., owner_id=...)``,
+  ``get()`` then ``save(update_fields=...)`` or ``delete()``, ``create()``):
+  a plain model with the default manager (bench/models.py), on the
+  ``plain`` alias, the server's superuser, whom row-level security skips,
+  through Django's own backend (bench/settings.py).
+- ``django_peer``: that plain call as the runtime role (the ``peer``
+  alias, Django's own backend), wrapped in a session-level ``set_config``
+  and a ``RESET`` through Django's cursor, as django-rls-tenants does by
+  default: three round trips.
 - raw psycopg with the services' guarantee (the acting user set in the
   same implicit transaction): ``raw`` (prepared, in a pipeline block: two
   round trips, since leaving the block waits for a second Sync),
@@ -28,9 +30,7 @@ from collections.abc import Callable
 import psycopg
 from psycopg import ClientCursor, pq
 
-from ownership.proofs import proof
-
-from .setup import SESSION_OFF, SESSION_ON, SET_USER
+from .setup import SESSION_OFF, SESSION_ON, SET_USER, set_user_params
 
 OURS, PLAIN, DJANGO_PEER = "ours", "plain", "django_peer"
 RAW, PREPARED, GLUED = "raw", "one_rt_prepared", "one_rt_glued"
@@ -85,30 +85,29 @@ class RawSides:
             PEER_TRANSACTION: self.peer_transaction,
         }
 
-    def user(self, side: str, user_id: int) -> list[str]:
-        """Return SET_USER's parameters: the user and the proof for `side`."""
-        pid = self.conns[side].info.backend_pid
-        return [str(user_id), proof(user_id, "", pid)]
+    def set_user(self, side: str, user_id: int) -> list:
+        return set_user_params(user_id, self.conns[side].info.backend_pid)
 
     def raw(self, user_id: int, query: str, params: list) -> list:
         set_user, cursor = self.cursors[RAW]
         with self.conns[RAW].pipeline() as pipeline:
-            set_user.execute(SET_USER, self.user(RAW, user_id), prepare=True)
+            set_user.execute(SET_USER, self.set_user(RAW, user_id), prepare=True)
             cursor.execute(query, params, prepare=True)
             pipeline.sync()
             return cursor.fetchall() if cursor.description else []
 
     def prepared(self, user_id: int, query: str, params: list) -> list:
         set_user, cursor = self.cursors[PREPARED]
-        set_user.execute(SET_USER, self.user(PREPARED, user_id), prepare=True)
+        set_user.execute(SET_USER, self.set_user(PREPARED, user_id), prepare=True)
         cursor.execute(query, params, prepare=True)
         self.pipeline.sync()
         return cursor.fetchall() if cursor.description else []
 
     def glued(self, user_id: int, query: str, params: list) -> list:
         # Simple query protocol: both statements in one implicit transaction.
-        user, signed = self.user(GLUED, user_id)
-        set_user = SET_USER % (f"'{int(user)}'", f"'{signed}'")
+        # The values are digits, hex and colons only, as the services glue.
+        values = self.set_user(GLUED, user_id)
+        set_user = SET_USER % tuple(f"'{value}'" for value in values)
         cursor = self.cursors[GLUED][1]
         cursor.execute(f"{set_user}; {query}", params)
         cursor.nextset()
@@ -125,7 +124,8 @@ class RawSides:
     def peer_transaction(self, user_id: int, query: str, params: list) -> list:
         conn = self.conns[PEER_TRANSACTION]
         conn.execute("BEGIN", prepare=False)
-        conn.execute(SET_USER, self.user(PEER_TRANSACTION, user_id), prepare=True)
+        set_user = self.set_user(PEER_TRANSACTION, user_id)
+        conn.execute(SET_USER, set_user, prepare=True)
         cursor = conn.execute(query, params, prepare=True)
         rows = cursor.fetchall() if cursor.description else []
         conn.execute("COMMIT", prepare=False)
@@ -138,13 +138,14 @@ class RawSides:
 
 
 def session_peer(call: Callable[[], object]) -> object:
-    """Run `call` on the default alias between a session SET and a RESET.
+    """Run `call` on the peer alias between a session SET and a RESET.
 
     django-rls-tenants' default: the setting is sent through Django's
     cursor before the queries and reset after them, a round trip each.
     """
-    from django.db import connection
+    from django.db import connections
 
+    connection = connections["peer"]
     with connection.cursor() as cursor:
         cursor.execute(SESSION_ON)
     try:
@@ -159,13 +160,13 @@ def plain_calls(alias: str) -> dict[str, Callable]:
 
     Each takes (owner id, task id or title) like the bench's calls; none
     carries any guarantee: only the filter on the owner keeps it to their
-    tasks.
+    tasks. A plain model and Django's default manager (bench/models.py).
     """
     from django.db.models import Count
 
-    from tasks.models import Task
+    from .models import PlainTask
 
-    tasks = Task.objects.db_manager(alias)
+    tasks = PlainTask.objects.db_manager(alias)
 
     def get_tasks(owner_id: int, _=None) -> list:
         return list(

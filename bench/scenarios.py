@@ -66,7 +66,7 @@ def time_operation(
                 raw.conns[side], partial(call, sample)
             )
         else:
-            alias = "plain" if side == PLAIN else "default"
+            alias = {PLAIN: "plain", DJANGO_PEER: "peer"}.get(side, "default")
             round_trips[side], statements[side] = peers.django_round_trips(
                 partial(call, sample), alias
             )
@@ -92,8 +92,8 @@ def time_services(args, admin_db_url: str, db_url: str) -> list[dict]:
     picks = [rng.choice(users) for _ in range(args.calls)]
     task_picks = [rng.choice(by_owner[u.pk]) for u in picks]
     plain = peers.plain_calls("plain")
-    # The peer runs the same plain call on the services' own connection.
-    in_peer = peers.plain_calls("default")
+    # The peer runs the same plain call as the runtime role.
+    in_peer = peers.plain_calls("peer")
     raw = peers.RawSides(db_url)
     results = []
 

@@ -38,9 +38,8 @@ DATABASE = "todoproject_bench"
 ROLE = "todoproject_bench"
 
 # What ownership.scope sends for a user, from the same definitions: the raw
-# sides give the same guarantee as the services.
-# The acting user and the application's proof of it (ownership/proofs.py),
-# as the services send them.
+# sides give the same guarantee as the services, the signed proof included
+# (set_user_params).
 SET_USER = (
     f"SELECT set_config('{USER_SETTING}', %s, true), "
     f"set_config('{SYSTEM_SETTING}', '', true), "
@@ -48,6 +47,15 @@ SET_USER = (
     f"set_config('{PROOF_SETTING}', %s, true), "
     f"set_config('{TRANSACTION_SETTING}', {SCOPE_STAMP}, true)"
 )
+
+
+def set_user_params(user_id: int, backend_pid: int) -> list[str]:
+    """Return SET_USER's parameters: `user_id` and its proof for that backend."""
+    from ownership.proofs import proof
+
+    return [str(user_id), proof(user_id, "", backend_pid)]
+
+
 # What the session-level peers set and reset around a statement. A
 # session-level acting user counts for none of the policies (that is what
 # todoproject.transaction is for), so they open the owner's system scope:
@@ -125,7 +133,7 @@ def setup_django(app_url: str, plain_url: str) -> None:
 
 
 def reach_through(server_url: str) -> None:
-    """Point the default and plain aliases at `server_url`'s host and port.
+    """Point the default, plain and peer aliases at `server_url`'s host and port.
 
     For a proxy that adds round-trip time: both sides go through it, and
     each opens a new connection on its next query.
@@ -133,7 +141,7 @@ def reach_through(server_url: str) -> None:
     from django.db import connections
 
     parts = urlsplit(server_url)
-    for alias in ("default", "plain"):
+    for alias in ("default", "plain", "peer"):
         connection = connections[alias]
         connection.close()
         connection.settings_dict["HOST"] = parts.hostname

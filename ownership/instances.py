@@ -32,8 +32,8 @@ from .scope import (
     ScopeConflict,
     UnscopedQuery,
     current_scope,
-    explicit_scope,
     in_scope,
+    scope_to_remember,
 )
 
 __all__ = ["ScopedModel", "remember_scope"]
@@ -70,7 +70,10 @@ class ScopedModel:
     @classmethod
     def from_db(cls, db, field_names, values):
         instance = super().from_db(db, field_names, values)
-        remember_scope(instance, explicit_scope(db))
+        # Once per row fetched: the scope is looked up in one pass.
+        scope = scope_to_remember(db)
+        if scope is not None:
+            instance._ownership_scope = scope
         return instance
 
     @contextmanager

@@ -38,7 +38,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import (
+    AbstractContextManager,
+    ExitStack,
+    contextmanager,
+    nullcontext,
+)
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import wraps
@@ -201,6 +206,24 @@ def explicit_scope(using: str = DEFAULT_DB_ALIAS) -> Scope | None:
     if frame is None or frame.from_request:
         return None
     return frame.scope
+
+
+def scope_to_remember(using: str) -> Scope | None:
+    """Return ``explicit_scope(using)`` when it shows rows, else None.
+
+    What a model instance loaded now keeps (ownership.instances): called
+    once per row fetched, so one pass over the frames and no comparison of
+    dataclasses.
+    """
+    for frame in reversed(_frames.get()):
+        if frame.alias is None or frame.alias == using:
+            if frame.from_request:
+                return None
+            scope = frame.scope
+            if scope.user_id is None and not scope.system and not scope.staff:
+                return None
+            return scope
+    return None
 
 
 def require_scope(using: str, model) -> None:
@@ -383,7 +406,7 @@ class _Scoped:
         self.scope = scope
         self.alias = using or DEFAULT_DB_ALIAS
         self.atomic = atomic
-        self.exits: list[ExitStack] = []
+        self.exits: list[AbstractContextManager] = []
         self.frames: list[_Frame] = []
 
     def __call__(self, func):
@@ -395,9 +418,11 @@ class _Scoped:
         return inner
 
     def __enter__(self) -> None:
-        stack = ExitStack()
-        stack.enter_context(self._enter())
-        self.exits.append(stack)
+        # The context manager itself is kept, not an ExitStack around it:
+        # this runs for every bound read, and every service.
+        entered = self._enter()
+        entered.__enter__()
+        self.exits.append(entered)
 
     def __exit__(self, *exc_info):
         return self.exits.pop().__exit__(*exc_info)
@@ -448,13 +473,21 @@ class _Scoped:
         ):
             drop_if_dead(connection)
             frame = _Frame(scope, alias, per_statement=True)
-            with _statement_wrappers([alias]):
+            # The project's backend carries the wrapper already (the usual
+            # case, and every bound read): no ExitStack to build and leave.
+            wrappers = (
+                nullcontext()
+                if has_statement_scope(connection)
+                else _statement_wrappers([alias])
+            )
+            with wrappers:
                 _push(frame)
                 try:
                     yield
                 finally:
                     _remove(frame)
-                    _restore(frame)
+                    if frame.touched:
+                        _restore(frame)
             return
         # Inside an outer transaction the setting made here would outlive this
         # block (it survives RELEASE SAVEPOINT), so put the outer scope back on
