@@ -29,9 +29,11 @@ SELECT set_config(
     'search_path', quote_ident(current_schema()) || ', pg_temp', true
 );
 CREATE FUNCTION todoproject_acting_user() RETURNS bigint
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path FROM CURRENT
 AS $$
+BEGIN
+    RETURN (
     SELECT CASE WHEN current_setting('todoproject.transaction', true) = (extract(epoch FROM now()) * 1000000)::bigint::text
         AND claim.user_id ~ '^[1-9][0-9]{0,17}$'
         AND claim.proof ~ '^[0-9]{1,12}:[0-9]{1,10}:[0-9a-f]{64}$'
@@ -53,6 +55,8 @@ AS $$
         coalesce(current_setting('todoproject.staff', true), '') AS staff,
         coalesce(current_setting('todoproject.proof', true), '') AS proof
     ) AS claim
+);
+END
 $$;
 CREATE OR REPLACE FUNCTION todoproject_staff_may(codenames text[]) RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER
