@@ -39,7 +39,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import (
-    AbstractContextManager,
     ExitStack,
     contextmanager,
     nullcontext,
@@ -399,6 +398,26 @@ def _restore(frame: _Frame) -> None:
             _apply(connection, current_scope(alias))
 
 
+# What each entered _Scoped must undo, per context: one acting_as() object
+# entered by two threads or two asyncio tasks at once undoes each its own.
+_entered: ContextVar[tuple[tuple[object, Any], ...]] = ContextVar(
+    "todoproject_entered_scopes", default=()
+)
+
+
+def _keep(owner, undo) -> None:
+    _entered.set((*_entered.get(), (owner, undo)))
+
+
+def _take(owner):
+    entered = _entered.get()
+    for index in range(len(entered) - 1, -1, -1):
+        if entered[index][0] is owner:
+            _entered.set(entered[:index] + entered[index + 1 :])
+            return entered[index][1]
+    raise RuntimeError("a scope was left that was not entered in this context")
+
+
 class _Scoped:
     """A scope as a context manager, a decorator and an async context manager."""
 
@@ -406,8 +425,6 @@ class _Scoped:
         self.scope = scope
         self.alias = using or DEFAULT_DB_ALIAS
         self.atomic = atomic
-        self.exits: list[AbstractContextManager] = []
-        self.frames: list[_Frame] = []
 
     def __call__(self, func):
         @wraps(func)
@@ -422,10 +439,10 @@ class _Scoped:
         # this runs for every bound read, and every service.
         entered = self._enter()
         entered.__enter__()
-        self.exits.append(entered)
+        _keep(self, entered)
 
     def __exit__(self, *exc_info):
-        return self.exits.pop().__exit__(*exc_info)
+        return _take(self).__exit__(*exc_info)
 
     async def __aenter__(self) -> None:
         # No transaction can span awaits: each statement carries the scope.
@@ -438,16 +455,12 @@ class _Scoped:
             )
         _refuse_another_user(self.scope)
         frame = _Frame(self.scope, self.alias, per_statement=True)
-        stack = ExitStack()
         _push(frame)
-        stack.callback(_remove, frame)
-        self.exits.append(stack)
-        self.frames.append(frame)
+        _keep(self, frame)
 
     async def __aexit__(self, *exc_info):
-        frame = self.frames.pop()
-        stack = self.exits.pop()
-        stack.close()
+        frame = _take(self)
+        _remove(frame)
         if frame.touched:
             await sync_to_async(_restore)(frame)
 

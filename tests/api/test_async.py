@@ -95,3 +95,26 @@ async def close_thread_connections():
     from django.db import connections
 
     await sync_to_async(connections.close_all)()
+
+
+async def test_one_scope_object_entered_by_concurrent_tasks_leaves_none_behind(
+    alice_and_bob,
+):
+    import asyncio
+
+    from asgiref.sync import sync_to_async
+
+    from ownership.scope import acting_as, current_scope
+
+    alice, _ = alice_and_bob
+    shared = acting_as(alice)
+    left = []
+
+    async def worker(pause):
+        async with shared:
+            await asyncio.sleep(pause)
+        left.append(str(await sync_to_async(current_scope)()))
+
+    await asyncio.gather(worker(0.01), worker(0.05))
+
+    assert left == ["nobody", "nobody"]
