@@ -52,6 +52,8 @@ def _bound_write(method):
         # update() and delete() empty the result cache: read again next time.
         self._fetched = False
         if self._owner is None:
+            # With no scope an UPDATE or DELETE matches no row: say so.
+            require_scope(self._write_alias(), self.model)
             return method(self, *args, **kwargs)
         alias = self._write_alias()
         with acting_as(self._owner, using=alias, atomic=False):
@@ -100,6 +102,11 @@ class TaskQuerySet(models.QuerySet):
     def newest_first(self) -> TaskQuerySet:
         """Order newest first; the id breaks ties so pages are stable."""
         return self.order_by("-created_at", "-id")
+
+    def raw(self, raw_query, params=(), translations=None, using=None):
+        """Return Django's raw queryset, checked like any read of tasks."""
+        require_scope(using or self.db, self.model)
+        return super().raw(raw_query, params, translations, using)
 
     def _require_scope(self) -> None:
         # Rows fetched once are read again from memory, in any scope.

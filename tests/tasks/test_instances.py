@@ -142,3 +142,19 @@ def test_a_read_with_no_scope_is_an_error_when_set(user, settings):
 
     with pytest.raises(UnscopedQuery):
         list(user.tasks.all())
+
+
+def test_unbound_writes_and_raw_reads_with_no_scope_are_errors_when_set(
+    user, settings
+):
+    settings.UNSCOPED_QUERIES = "error"
+    TaskFactory(owner=user)
+
+    with pytest.raises(UnscopedQuery):
+        Task.objects.filter(owner=user).update(title="lost")
+    with pytest.raises(UnscopedQuery):
+        Task.objects.all().delete()
+    with pytest.raises(UnscopedQuery):
+        list(Task.objects.raw("SELECT * FROM tasks_task"))
+    with acting_as(user):
+        assert Task.objects.filter(owner=user).update(completed=True) == 1
