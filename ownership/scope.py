@@ -1,10 +1,12 @@
 """
 Who the database is acting for: the input of the row-level security policies.
 
-PostgreSQL lets a session see or write a row of ``tasks_task`` only for the
-acting user, for the table's owner in the system scope, or for staff with
-the task permission in the staff scope (ownership/policies.py). All are
-carried by transaction-local settings (``set_config(name, value, true)``),
+PostgreSQL lets a session see or write a row of an owned table (an app
+declares it: ``tasks.models.OWNED``) only for the acting user, for the
+table's owner in the system scope, or for staff with the model's
+permission in the staff scope (ownership/policies.py). The acting user
+counts only with the application's signed proof of it (ownership/proofs.py).
+All are carried by transaction-local settings (``set_config(name, value, true)``),
 never by a session-level ``SET``: they vanish at the end of the
 transaction, so nothing leaks to the next client of a pooled server
 connection (PgBouncer in transaction mode).
@@ -36,7 +38,6 @@ what the ORM's checks say.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
 from contextlib import (
     ExitStack,
@@ -89,13 +90,10 @@ __all__ = [
     "has_statement_scope",
     "holding",
     "in_scope",
-    "require_scope",
     "statement_scope",
     "staff_scope",
     "system_scope",
 ]
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -171,7 +169,6 @@ _frames: ContextVar[tuple[_Frame, ...]] = ContextVar("todoproject_scopes", defau
 # True while a request's user is being read, and while a scope's own
 # set_config runs: those statements pass the execute wrapper untouched.
 _resolving: ContextVar[bool] = ContextVar("todoproject_resolving", default=False)
-_warned_outside_requests = False
 
 
 def _push(frame: _Frame) -> None:
@@ -223,36 +220,6 @@ def scope_to_remember(using: str) -> Scope | None:
                 return None
             return scope
     return None
-
-
-def require_scope(using: str, model) -> None:
-    """Warn, or raise ``UnscopedQuery``, when `model` is read with no scope.
-
-    ``settings.UNSCOPED_QUERIES``: "warn" (one warning per request, or per
-    process outside requests: a ``manage.py shell`` session), "error" (the
-    test suite), or "ignore".
-    """
-    global _warned_outside_requests
-    if current_scope(using) != NOBODY or connections[using].vendor != "postgresql":
-        return
-    policy = getattr(settings, "UNSCOPED_QUERIES", "warn")
-    if policy == "ignore":
-        return
-    message = (
-        f"a query of {model._meta.verbose_name_plural} ran with no scope in "
-        "force, and row-level security shows it no row: use the services, "
-        "Model.objects.for_owner(user) or acting_as(user)"
-    )
-    if policy == "error":
-        raise UnscopedQuery(message)
-    request = next((f for f in reversed(_frames.get()) if f.from_request), None)
-    if request is not None:
-        if not request.warned:
-            request.warned = True
-            logger.warning("%s (request %s)", message, request.request.path)
-    elif not _warned_outside_requests:
-        _warned_outside_requests = True
-        logger.warning("%s", message)
 
 
 def scope_settings_sql(scope: Scope, connection) -> str:

@@ -8,7 +8,8 @@ from asgiref.sync import sync_to_async
 from django.db import DEFAULT_DB_ALIAS, connections, models, router
 
 from ownership.instances import remember_scope
-from ownership.scope import acting_as, current_scope, holding, require_scope
+from ownership.scope import acting_as, current_scope, holding
+from ownership.unscoped import require_scope
 from replicas.router import note_write, read_alias, read_or_fall_back, reading_from
 
 if TYPE_CHECKING:

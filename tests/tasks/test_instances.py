@@ -120,13 +120,13 @@ class django_queries:
 
 
 def test_a_read_with_no_scope_warns_once_per_shell_session(user, settings, caplog):
-    import ownership.scope
+    import ownership.unscoped
 
     settings.UNSCOPED_QUERIES = "warn"
     TaskFactory(owner=user)
-    ownership.scope._warned_outside_requests = False
+    ownership.unscoped._warned_outside_requests = False
 
-    with caplog.at_level(logging.WARNING, logger="ownership.scope"):
+    with caplog.at_level(logging.WARNING, logger="ownership.unscoped"):
         assert Task.objects.count() == 0
         assert not Task.objects.filter(pk=1).exists()
 
@@ -144,9 +144,7 @@ def test_a_read_with_no_scope_is_an_error_when_set(user, settings):
         list(user.tasks.all())
 
 
-def test_unbound_writes_and_raw_reads_with_no_scope_are_errors_when_set(
-    user, settings
-):
+def test_unbound_writes_and_raw_reads_with_no_scope_are_errors_when_set(user, settings):
     settings.UNSCOPED_QUERIES = "error"
     TaskFactory(owner=user)
 
