@@ -39,8 +39,13 @@ def _standby(stack: contextlib.ExitStack, admin_url: str) -> int:
 
 
 def _caught_up(admin_url: str, ports: list[int]) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        (target,) = conn.execute("SELECT pg_current_wal_insert_lsn()").fetchone()
+    # A flushed record of our own: the insert position may count records no
+    # commit has flushed, which an idle primary never sends (tests/standbys.py).
+    with psycopg.connect(admin_url) as conn:
+        conn.execute("SET LOCAL synchronous_commit = on")
+        (target,) = conn.execute(
+            "SELECT pg_logical_emit_message(true, 'todoproject', 'caught up')"
+        ).fetchone()
     host = urlsplit(admin_url).hostname
     for port in ports:
         with psycopg.connect(admin_url, host=host, port=port, autocommit=True) as conn:

@@ -10,6 +10,7 @@ through a PgBouncer in front of it (``tests/pgbouncer.py``).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -46,6 +47,34 @@ def settings_for(
     db.update(CONN_MAX_AGE=0)
     db.setdefault("OPTIONS", {})["connect_timeout"] = 2
     return connections.configure_settings({"default": db})["default"]
+
+
+def caught_up(primary: Cluster, standby: Cluster, *, seconds: float = 30) -> None:
+    """Wait until `standby` has replayed everything `primary` wrote so far.
+
+    The target is a record of our own, committed and flushed: the primary's
+    insert position may count records that no commit has flushed yet (a
+    page pruned by a read, a vacuum), which an idle primary never sends,
+    and at a page boundary it points past the header that replay stops
+    before. A transactional message takes an xid, so its commit is flushed
+    with ``synchronous_commit`` on, and what it returns is the end of the
+    message's own record, where replay stops too.
+    """
+    with psycopg.connect(primary.url(DATABASE)) as conn:
+        conn.execute("SET LOCAL synchronous_commit = on")
+        (target,) = conn.execute(
+            "SELECT pg_logical_emit_message(true, 'todoproject', 'caught up')"
+        ).fetchone()
+    with psycopg.connect(standby.url(DATABASE), autocommit=True) as conn:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            (done,) = conn.execute(
+                "SELECT pg_last_wal_replay_lsn() >= %s", [target]
+            ).fetchone()
+            if done:
+                return
+            time.sleep(0.05)
+    raise AssertionError(f"the standby did not replay {target} within {seconds:g} s")
 
 
 def runtime_url(cluster: Cluster) -> str:

@@ -36,7 +36,7 @@ from replicas import router
 from tasks import services
 from tasks.models import Task
 from tests.pgbouncer import pgbouncer_in_front
-from tests.standbys import DATABASE, migrated_primary, settings_for
+from tests.standbys import DATABASE, caught_up, migrated_primary, settings_for
 from tests.utils import connect, default_database
 
 pytestmark = pytest.mark.postgresql
@@ -125,22 +125,6 @@ def pause(standby):
 def resume(standby):
     with psycopg.connect(standby.url(DATABASE), autocommit=True) as conn:
         conn.execute("SELECT pg_wal_replay_resume()")
-
-
-def caught_up(primary, standby):
-    """Wait until the standby has replayed everything the primary wrote."""
-    with psycopg.connect(primary.url(DATABASE), autocommit=True) as conn:
-        (target,) = conn.execute("SELECT pg_current_wal_insert_lsn()").fetchone()
-    with psycopg.connect(standby.url(DATABASE), autocommit=True) as conn:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            (done,) = conn.execute(
-                "SELECT pg_last_wal_replay_lsn() >= %s", [target]
-            ).fetchone()
-            if done:
-                return
-            time.sleep(0.05)
-    pytest.fail("the standby did not catch up within 20 s")
 
 
 def behind_the_back(primary, owner, title):
