@@ -1,10 +1,17 @@
 from __future__ import annotations
 
+from django.contrib.auth.hashers import acheck_password as acheck_hash
+from django.contrib.auth.hashers import check_password as check_hash
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
+
+from ownership.scope import ScopeConflict, acting_as
+
+from .sessions import SessionKeyDigestField
 
 
 class UserManager(DjangoUserManager):
@@ -57,6 +64,46 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.username
 
+    # A correct password in an old hash format (a Django upgrade raises the
+    # hashers' work factor) is hashed again and saved at once, as Django
+    # does, while the request is still anonymous. The database lets a user's
+    # row change in that user's scope only (ownership/guards.py), so the
+    # check runs in it: no statement, no cost, unless the hash is saved.
+    # Inside another user's request (a login to a second account) the old
+    # hash is only checked, and upgraded at a later login.
+    def check_password(self, raw_password) -> bool:
+        if self.pk is None:
+            return super().check_password(raw_password)
+        try:
+            with acting_as(self, using=self._state.db, atomic=False):
+                return super().check_password(raw_password)
+        except ScopeConflict:
+            return check_hash(raw_password, self.password)
+
+    async def acheck_password(self, raw_password) -> bool:
+        if self.pk is None:
+            return await super().acheck_password(raw_password)
+        try:
+            async with acting_as(self, using=self._state.db):
+                return await super().acheck_password(raw_password)
+        except ScopeConflict:
+            return await acheck_hash(raw_password, self.password)
+
     def save(self, *args, **kwargs) -> None:
         self.email = self.__class__.objects.normalize_email(self.email.strip())
         super().save(*args, **kwargs)
+
+
+class Session(AbstractBaseSession):
+    """A session, keyed by the SHA-256 digest of its key (accounts/sessions.py)."""
+
+    session_key = SessionKeyDigestField(_("session key digest"), primary_key=True)
+
+    class Meta(AbstractBaseSession.Meta):
+        db_table = "accounts_session"
+
+    @classmethod
+    def get_session_store_class(cls):
+        from .sessions import SessionStore
+
+        return SessionStore

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 from django.db import connections, models, router
 
+from ownership.scope import acting_as
+
 if TYPE_CHECKING:
     from .models import User
 
@@ -51,8 +53,19 @@ def delete_user(user: User) -> None:
     Unlike ``user.delete()`` no ``pre_delete`` or ``post_delete`` signals are
     sent (the project has none); elsewhere (SQLite), and where such an app's
     rows have dependents of their own, this falls back to ``user.delete()``.
+
+    It runs in `user`'s own scope: in their request, or in code that no
+    user's request runs (a command, the admin's staff scope).
     """
     using = router.db_for_write(type(user), instance=user)
+    # The database lets a user's row go in that user's scope, or staff's
+    # who may delete users (ownership/guards.py). Inside another user's
+    # request this raises ScopeConflict: a request deletes its own user.
+    with acting_as(user, using=using, atomic=False):
+        _delete(user, using)
+
+
+def _delete(user: User, using: str) -> None:
     connection = connections[using]
     others = _also_deleted(type(user))
     if connection.vendor != "postgresql" or others is None:

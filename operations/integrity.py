@@ -7,16 +7,16 @@ and the runtime role's privileges are read from the catalog as one map,
 ``pg_get_functiondef``, ``pg_get_triggerdef``, the ACLs, ``has_*_privilege``).
 
 Expected is what the current code's migrations install: the definitions of
-``ownership.policies`` and ``tasks.search`` (which the latest migrations
-hold). PostgreSQL spells them its own way, and differently from one major
-version to the next; so rather than spell them here, ``migrate`` (as the
-owner, after every run) puts them back from the code's SQL when anything
-differs from its record, reads the catalog, and records that map, with a
-digest of the code's SQL, in ``todoproject_integrity``: a table the owner
-writes and the runtime role may only read. The health check, as any role,
-reads the catalog the same way and compares: the same server normalises
-both sides, whatever its version. A difference, a record made by other
-code, or no record at all is drift (exit 4).
+``ownership.policies``, ``ownership.guards`` and ``tasks.search`` (which the
+latest migrations hold). PostgreSQL spells them its own way, and differently
+from one major version to the next; so rather than spell them here,
+``migrate`` (as the owner, after every run) puts them back from the code's
+SQL when anything differs from its record, reads the catalog, and records
+that map, with a digest of the code's SQL, in ``todoproject_integrity``: a
+table the owner writes and the runtime role may only read. The health check,
+as any role, reads the catalog the same way and compares: the same server
+normalises both sides, whatever its version. A difference, a record made by
+other code, or no record at all is drift (exit 4).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from django.db import connections, transaction
 from django.db.migrations.executor import MigrationExecutor
 from psycopg import sql
 
-from ownership import policies
+from ownership import guards, policies
 from tasks import search
 from tasks.models import OWNED
 
@@ -135,6 +135,7 @@ def definitions_sql() -> str:
     return "\n".join(
         [
             policies.create_staff_function(OWNED),
+            guards.create_account_guards(),
             found + functions,
             policies.enable_row_security(OWNED),
             policies.create_policies(OWNED),

@@ -251,9 +251,23 @@ def create_staff_function(owned: Owned) -> str:
     the acting user is active staff and a superuser or holds one of the
     given permissions of `owned`'s app, directly or through a group. The
     tables are the user model's and Django's auth and content types', as
-    their metadata names them. There is one staff function, for one app's
-    permissions (tasks' today): a second owning app would make the app
-    label an argument, in a new migration.
+    their metadata names them. It is for one app's permissions (tasks');
+    ``ownership.guards`` adds one that takes the app label as an argument.
+    """
+    return f"""{CREATE_ACTING_USER_FUNCTION}CREATE FUNCTION {STAFF_FUNCTION}(codenames text[]) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path FROM CURRENT
+AS $$
+{staff_check(f"'{owned.app_label}'")}
+$$;
+"""  # noqa: E501
+
+
+def staff_check(app_label: str) -> str:
+    """SQL: whether the acting user is staff in the admin with one of ``codenames``.
+
+    The body of a function with a ``codenames text[]`` argument; `app_label`
+    is SQL: a quoted label, or the name of an argument that holds one.
     """
     user_model = get_user_model()
     permission = user_model._meta.get_field("user_permissions").related_model
@@ -285,11 +299,7 @@ def create_staff_function(owned: Owned) -> str:
     ug_table = plain(user_groups._meta.db_table)
     ug_group = column_to(user_groups, group)
     ug_user = column_to(user_groups, user_model)
-    return f"""{CREATE_ACTING_USER_FUNCTION}CREATE FUNCTION {STAFF_FUNCTION}(codenames text[]) RETURNS boolean
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path FROM CURRENT
-AS $$
-    SELECT {IN_SCOPE}
+    return f"""    SELECT {IN_SCOPE}
         AND current_setting('{STAFF_SETTING}', true) = 'on' AND EXISTS (
         SELECT 1 FROM {user_table} u
         WHERE u.{user_id} = {ACTING_USER}
@@ -297,7 +307,7 @@ AS $$
           AND (u.{is_superuser} OR EXISTS (
               SELECT 1 FROM {permission_table} p
               JOIN {type_table} ct ON ct.{type_id} = p.{permission_type}
-              WHERE ct.{type_app_label} = '{owned.app_label}' AND p.{codename} = ANY (codenames)
+              WHERE ct.{type_app_label} = {app_label} AND p.{codename} = ANY (codenames)
                 AND (p.{permission_id} IN (SELECT up.{up_permission}
                               FROM {up_table} up
                               WHERE up.{up_user} = u.{user_id})
@@ -306,9 +316,7 @@ AS $$
                                  JOIN {ug_table} ug
                                    ON ug.{ug_group} = gp.{gp_group}
                                  WHERE ug.{ug_user} = u.{user_id}))))
-    )
-$$;
-"""  # noqa: E501
+    )"""  # noqa: E501
 
 
 def create_policies(owned: Owned) -> str:

@@ -101,10 +101,12 @@ class _RequestFrame(_Frame):
         acting = user if _is_authenticated_user(user) else auth
         if acting is None:
             return NOBODY
-        from .permissions import may_see_all_tasks
+        from .permissions import may_manage_accounts, may_see_all_tasks
 
         scope = _user_scope(acting)
-        if self.staff_path(self.request) and may_see_all_tasks(acting):
+        if self.staff_path(self.request) and (
+            may_see_all_tasks(acting) or may_manage_accounts(acting)
+        ):
             return Scope(user_id=scope.user_id, name=scope.name, staff=True)
         return scope
 
@@ -138,8 +140,8 @@ def request_scope(
     Nobody authenticated: no row. Two different users (a session of one, a
     token of another): ``ScopeConflict``, before any statement runs as
     either. `staff_path(request)` says whether staff who may see every
-    task get the staff scope (the admin). No I/O on entry or exit, so it
-    serves sync and async requests alike.
+    task, or manage accounts, get the staff scope (the admin). No I/O on
+    entry or exit, so it serves sync and async requests alike.
     """
     frame = _RequestFrame(request, staff_path)
     with _statement_wrappers(connections):

@@ -9,6 +9,7 @@ from django.db import connection
 from embedded_pg.testing import throwaway
 from ownership.scope import system_scope
 from tests.factories import TaskFactory, UserFactory
+from tests.privileges import as_root, forget_root
 
 # `make test` creates and migrates the test database as the owner
 # (DATABASE_URL) and runs every test as the runtime role, which owns
@@ -88,6 +89,21 @@ def no_slow_query_log(settings):
     # Off in tests unless a test turns it on: a loaded CI machine would
     # otherwise fill the output with "slow" queries.
     settings.SLOW_QUERY_MS = 0
+
+
+@pytest.fixture(autouse=True)
+def _forget_root():
+    yield
+    forget_root()
+
+
+@pytest.fixture
+def admin_user(db, django_user_model):
+    """pytest-django's superuser, made as staff who may change users make one."""
+    with as_root():
+        return django_user_model._default_manager.create_superuser(
+            "admin", "admin@example.com", "password"
+        )
 
 
 @pytest.fixture

@@ -88,6 +88,10 @@ INSTALLED_APPS = [
     "tasks",
 ]
 
+# Django's database sessions, keyed by the digest of each session key: the
+# runtime role reads the table, never a key (accounts/sessions.py).
+SESSION_ENGINE = "accounts.sessions"
+
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -4,6 +4,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tests.factories import TaskFactory, UserFactory
+from tests.privileges import ROOT_USERNAME, grant
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +23,7 @@ def test_user_list_shows_task_counts(staff_client, user, other_user):
     response = staff_client.get(CHANGELIST)
 
     counts = {u.username: u._task_count for u in response.context["cl"].result_list}
-    assert counts == {"admin": 0, "alice": 3, "bob": 0}
+    assert counts == {"admin": 0, "alice": 3, "bob": 0, ROOT_USERNAME: 0}
 
 
 def test_user_list_query_count_does_not_grow_with_users(staff_client):
@@ -115,11 +116,8 @@ def test_deleting_a_user_in_the_admin_removes_their_tasks(staff_client, user, ta
 @pytest.fixture
 def user_manager(client):
     """Staff who may view and delete users, but have no task permission."""
-    from django.contrib.auth.models import Permission
-
-    staff = UserFactory(username="manager", is_staff=True)
-    staff.user_permissions.add(
-        *Permission.objects.filter(codename__in=["view_user", "delete_user"])
+    staff = grant(
+        UserFactory(username="manager", is_staff=True), "view_user", "delete_user"
     )
     client.force_login(staff)
     return client
@@ -149,10 +147,7 @@ def test_staff_without_task_permission_see_no_task_counts(user_manager, user):
 
 
 def staff_client_with(client, *codenames):
-    from django.contrib.auth.models import Permission
-
-    staff = UserFactory(username="staffer", is_staff=True)
-    staff.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    staff = grant(UserFactory(username="staffer", is_staff=True), *codenames)
     client.force_login(staff)
     return client
 

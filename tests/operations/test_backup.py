@@ -145,7 +145,10 @@ def test_restore_puts_back_the_grants_and_revokes_and_is_healthy(
         ).fetchall()
     assert rows == [
         ("todoproject_acting_user", True, True),
+        ("todoproject_guard_staff_only", False, True),
+        ("todoproject_guard_user", False, True),
         ("todoproject_staff_may", True, True),
+        ("todoproject_staff_may_in", True, True),
         ("todoproject_task_search_add", False, True),
         ("todoproject_task_search_empty", False, True),
         ("todoproject_task_search_forget", False, True),

@@ -23,6 +23,7 @@ from ownership.policies import (
 )
 from ownership.proofs import proof
 from tests.factories import TaskFactory, UserFactory
+from tests.privileges import grant
 from tests.utils import connect
 
 pytestmark = [
@@ -214,12 +215,10 @@ def test_the_runtime_role_may_do_plain_dml_for_the_user_it_acts_for(
 def test_the_staff_scope_shows_all_only_for_staff_the_database_finds(
     alice_and_bob, runtime, as_owner
 ):
-    from django.contrib.auth.models import Permission
 
     alice, bob = alice_and_bob
     plain_staff = UserFactory(username="carol", is_staff=True)
-    viewer = UserFactory(username="dave", is_staff=True)
-    viewer.user_permissions.add(Permission.objects.get(codename="view_task"))
+    viewer = grant(UserFactory(username="dave", is_staff=True), "view_task")
     inactive = UserFactory(
         username="erin", is_staff=True, is_superuser=True, is_active=False
     )

@@ -29,6 +29,7 @@ from ownership.policies import STAFF_FUNCTION
 from ownership.scope import Scope, in_scope, staff_scope
 from tasks.models import Task
 from tests.factories import TaskFactory, UserFactory
+from tests.privileges import as_root
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.isolation, pytest.mark.django_db]
 
@@ -96,30 +97,33 @@ def permissions(codenames) -> list[Permission]:
 
 
 def make_user(case: Case):
-    user = UserFactory(
-        is_staff=case.is_staff,
-        is_active=case.is_active,
-        is_superuser=case.is_superuser,
-    )
-    user.user_permissions.add(*permissions(case.direct))
-    for number, codenames in enumerate(case.groups):
-        group = Group.objects.create(name=f"{user.username} {number}")
-        group.permissions.add(*permissions(codenames))
-        user.groups.add(group)
-    if case.elsewhere:
-        other_app, _ = ContentType.objects.get_or_create(
-            app_label="notes", model=OPTS.model_name
+    # The auth tables change in the staff scope of staff who may change
+    # users (ownership/guards.py).
+    with as_root():
+        user = UserFactory(
+            is_staff=case.is_staff,
+            is_active=case.is_active,
+            is_superuser=case.is_superuser,
         )
-        user.user_permissions.add(
-            *(
-                Permission.objects.create(
-                    codename=name, name=name, content_type=other_app
-                )
-                for name in case.elsewhere
+        user.user_permissions.add(*permissions(case.direct))
+        for number, codenames in enumerate(case.groups):
+            group = Group.objects.create(name=f"{user.username} {number}")
+            group.permissions.add(*permissions(codenames))
+            user.groups.add(group)
+        if case.elsewhere:
+            other_app, _ = ContentType.objects.get_or_create(
+                app_label="notes", model=OPTS.model_name
             )
-        )
-    # A fresh instance: has_perm() caches what it read on the object.
-    return get_user_model().objects.get(pk=user.pk)
+            user.user_permissions.add(
+                *(
+                    Permission.objects.create(
+                        codename=name, name=name, content_type=other_app
+                    )
+                    for name in case.elsewhere
+                )
+            )
+        # A fresh instance: has_perm() caches what it read on the object.
+        return get_user_model().objects.get(pk=user.pk)
 
 
 def admin_may(user, codename: str) -> bool:
@@ -238,7 +242,8 @@ def test_a_permission_taken_away_counts_for_the_database_at_once(victims_task):
     user = make_user(Case(groups=((VIEW,),)))
     with staff_scope(user):
         assert what_the_database_allows(victims_task)["see"]
-        user.groups.get().permissions.clear()
+        with as_root():
+            user.groups.get().permissions.clear()
 
         # The database reads the auth tables at each statement; Django, for
         # a fresh instance (the next request), says the same.

@@ -1,5 +1,4 @@
 import pytest
-from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -7,6 +6,7 @@ from django.urls import reverse
 from ownership.scope import staff_scope
 from tasks.models import Task
 from tests.factories import TaskFactory, UserFactory
+from tests.privileges import grant
 from tests.utils import stored_task, stored_tasks
 
 pytestmark = pytest.mark.django_db
@@ -125,8 +125,7 @@ def test_staff_without_task_permission_is_refused(client):
 
 
 def test_staff_with_view_permission_sees_the_list(client, task):
-    staff = UserFactory(is_staff=True)
-    staff.user_permissions.add(Permission.objects.get(codename="view_task"))
+    staff = grant(UserFactory(is_staff=True), "view_task")
     client.force_login(staff)
 
     response = client.get(CHANGELIST)
@@ -173,8 +172,7 @@ def test_owner_filter_from_the_user_list_link(staff_client, task, other_task, us
 @pytest.fixture
 def task_adder(client):
     """Staff who may add tasks, and nothing else: no view, no change."""
-    staff = UserFactory(username="adder", is_staff=True)
-    staff.user_permissions.add(Permission.objects.get(codename="add_task"))
+    staff = grant(UserFactory(username="adder", is_staff=True), "add_task")
     client.force_login(staff)
     client.staff = staff
     return client
@@ -259,11 +257,7 @@ def no_task_permission_client(client, kind):
     else:
         visitor = UserFactory(username="visitor", is_staff=True)
     if kind == "staff-managing-users":
-        visitor.user_permissions.add(
-            *Permission.objects.filter(
-                codename__in=["view_user", "change_user", "delete_user", "add_task"]
-            )
-        )
+        grant(visitor, "view_user", "change_user", "delete_user", "add_task")
     client.force_login(visitor)
     return visitor
 
@@ -410,8 +404,7 @@ def test_changelist_has_date_ranges_and_no_date_hierarchy(staff_client, task):
 
 
 def staff_client_with(client, *codenames):
-    staff = UserFactory(username="staffer", is_staff=True)
-    staff.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    staff = grant(UserFactory(username="staffer", is_staff=True), *codenames)
     client.force_login(staff)
     return client
 
@@ -484,8 +477,7 @@ def test_search_fields_name_the_owner_email_only_for_staff_who_may_view_users(
 ):
     from django.contrib import admin
 
-    staff = UserFactory(is_staff=True)
-    staff.user_permissions.add(Permission.objects.get(codename="view_task"))
+    staff = grant(UserFactory(is_staff=True), "view_task")
     model_admin = admin.site.get_model_admin(Task)
     request = rf.get(CHANGELIST)
 

@@ -233,8 +233,10 @@ def test_plain_sql_delete_of_a_user_cascades_to_their_tasks(
 ):
     alice, bob, _ = alice_and_bob
 
-    # No scope at all: the cascade is the database's, not Django's.
-    raw("DELETE FROM accounts_user WHERE id = %s", [bob.pk])
+    # Bob's own scope lets his row go (ownership/guards.py); the cascade
+    # that takes his tasks along is the database's, not Django's.
+    with acting_as(bob):
+        raw("DELETE FROM accounts_user WHERE id = %s", [bob.pk])
 
     superuser_cursor.execute(
         f"SELECT owner_id, count(*) FROM {TABLE} GROUP BY owner_id"
