@@ -2,6 +2,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from tests.factories import TaskFactory, UserFactory
 from tests.privileges import ROOT_USERNAME, grant
@@ -212,3 +213,35 @@ def test_staff_who_may_view_tasks_see_the_titles_when_deleting_a_user(client, us
     response = staff_client.get(reverse("admin:accounts_user_delete", args=[user.pk]))
 
     assert "alice private diary" in response.text
+
+
+@pytest.mark.parametrize(
+    ("codenames", "status"),
+    [(("view_user", "change_user"), 302), (("view_user",), 403)],
+    ids=["change_user", "view_user only"],
+)
+def test_staff_who_may_change_users_make_another_user_staff(
+    client, user, codenames, status
+):
+    # No task permission: the admin's staff flag comes from managing users,
+    # and the database checks change_user itself (ownership/guards.py).
+    from accounts.models import User
+
+    manager = grant(UserFactory(username="manager", is_staff=True), *codenames)
+    client.force_login(manager)
+    joined = timezone.localtime(user.date_joined)
+
+    response = client.post(
+        reverse("admin:accounts_user_change", args=[user.pk]),
+        {
+            "username": user.username,
+            "email": user.email,
+            "is_active": "on",
+            "is_staff": "on",
+            "date_joined_0": joined.strftime("%Y-%m-%d"),
+            "date_joined_1": joined.strftime("%H:%M:%S"),
+        },
+    )
+
+    assert response.status_code == status
+    assert User.objects.get(pk=user.pk).is_staff is (status == 302)
