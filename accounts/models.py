@@ -4,7 +4,7 @@ from django.contrib.auth.hashers import acheck_password as acheck_hash
 from django.contrib.auth.hashers import check_password as check_hash
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
-from django.contrib.sessions.base_session import AbstractBaseSession
+from django.contrib.sessions.base_session import AbstractBaseSession, BaseSessionManager
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
@@ -94,6 +94,24 @@ class User(AbstractUser):
         super().save(*args, **kwargs)
 
 
+class SessionManager(BaseSessionManager):
+    """Django's session manager; ``save()`` signs the data for its key."""
+
+    def save(self, session_key, session_dict, expire_date):
+        store = self.model.get_session_store_class()(session_key)
+        # By name: the key is not this model's first field, as it is Django's.
+        session = self.model(
+            session_key=session_key,
+            session_data=store.encode(session_dict),
+            expire_date=expire_date,
+        )
+        if session_dict:
+            session.save()
+        else:
+            session.delete()  # Clear sessions with no data, as Django does.
+        return session
+
+
 class Session(AbstractBaseSession):
     """A session, keyed by the SHA-256 digest of its key (accounts/sessions.py)."""
 
@@ -102,8 +120,16 @@ class Session(AbstractBaseSession):
     class Meta(AbstractBaseSession.Meta):
         db_table = "accounts_session"
 
+    objects = SessionManager()
+
     @classmethod
     def get_session_store_class(cls):
         from .sessions import SessionStore
 
         return SessionStore
+
+    def get_decoded(self):
+        # The data is signed for this row's digest (accounts/sessions.py).
+        return self.get_session_store_class()(digest=self.session_key).decode(
+            self.session_data
+        )

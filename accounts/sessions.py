@@ -6,10 +6,18 @@ session key, staff sessions included, and a key is a login. Here the table
 (``accounts_session``) holds ``sha256(key)``: the browser's cookie still
 carries the key, every lookup hashes it first, and a digest read from the
 table opens nothing (a cookie holding one is hashed again and matches no
-row). Nothing else changes: the store is Django's database store with a
-model of its own, as Django documents for extending it
-(``SESSION_ENGINE = "accounts.sessions"``); ``clearsessions`` works as
-before.
+row).
+
+The runtime role also writes the table, so the data of a row must not
+work under another key: Django signs session data with a salt that is the
+same for every session, and a copy of a superuser's data into a row of a
+key the attacker chose would log them in. Here the salt names the row's
+digest, so data signed for one row decodes under no other (Django then
+sees an empty session, and logs the corrupted data).
+
+Nothing else changes: the store is Django's database store with a model
+of its own, as Django documents for extending it (``SESSION_ENGINE =
+"accounts.sessions"``); ``clearsessions`` works as before.
 """
 
 from __future__ import annotations
@@ -53,6 +61,22 @@ class SessionKeyDigestField(models.TextField):
 
 class SessionStore(DatabaseStore):
     """Django's database session store, on ``accounts.models.Session``."""
+
+    def __init__(self, session_key=None, *, digest: KeyDigest | None = None):
+        super().__init__(session_key)
+        # The row's digest, when the data comes from a row and not a key.
+        self._digest = digest
+
+    @property
+    def key_salt(self):
+        # Signed data names the row it belongs to (the module's docstring).
+        if self._digest is not None:
+            digest = self._digest
+        elif self.session_key is not None:
+            digest = key_digest(self.session_key)
+        else:
+            digest = ""
+        return f"{super().key_salt}:{digest}"
 
     @classmethod
     def get_model_class(cls):

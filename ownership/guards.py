@@ -10,14 +10,18 @@ change a row depends on which columns change), so triggers do, asking the
 same proof as the policies (``todoproject_acting_user()``, ownership/
 policies.py). For the runtime role:
 
-- a user row: anyone may add one that is not staff nor superuser (sign-up)
-  and change ``last_login`` alone (login); the acting user may change and
-  delete their own row, but not its staff, superuser or active flags;
-  anything else needs the staff scope of active staff holding the user
-  model's ``change_user`` (``delete_user`` to delete), as the admin has;
+- a user row: anyone may add one that is not staff nor superuser (sign-up),
+  with the id its sequence gives, and change ``last_login`` alone (login);
+  the acting user may change and delete their own row, but not its staff,
+  superuser or active flags; anything else needs the staff scope of active
+  staff holding the user model's ``change_user`` (``delete_user`` to
+  delete), as the admin has;
 - the user's group and permission links, groups, their permissions, the
   permissions and content types themselves: the staff scope with the
-  matching permission.
+  matching permission;
+- the admin's history: an entry names the acting user; changing one needs
+  ``change_logentry`` and deleting one ``delete_user`` (a user's entries go
+  with them).
 
 The table's owner (``migrate``, ``seed_sample_data``, ``createsuperuser``
 run as the owner) and superusers pass, and so do the foreign keys' own
@@ -29,6 +33,7 @@ it drifted.
 
 from __future__ import annotations
 
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_permission_codename, get_user_model
 
 from .policies import ACTING_USER, column, plain, staff_check
@@ -36,6 +41,7 @@ from .policies import ACTING_USER, column, plain, staff_check
 STAFF_MAY_IN_FUNCTION = "todoproject_staff_may_in"
 USER_GUARD_FUNCTION = "todoproject_guard_user"
 STAFF_ONLY_FUNCTION = "todoproject_guard_staff_only"
+LOG_GUARD_FUNCTION = "todoproject_guard_admin_log"
 
 EVERY_WRITE = "INSERT OR UPDATE OR DELETE"
 # What `IS_OWNER` asks: the session's role is the table's owner or can act
@@ -89,6 +95,8 @@ def create_account_guards() -> str:
     group_table = plain(group._meta.db_table)
     permission_table = plain(permission._meta.db_table)
     type_table = plain(content_type._meta.db_table)
+    log_table = plain(LogEntry._meta.db_table)
+    log_user = column(LogEntry, "user")
     triggers = "".join(
         [
             staff_only(user_permissions, "INSERT OR UPDATE", user_model, "change"),
@@ -102,6 +110,10 @@ def create_account_guards() -> str:
             staff_only(group_table, "DELETE", group, "delete"),
             staff_only(permission_table, EVERY_WRITE, permission, "change"),
             staff_only(type_table, EVERY_WRITE, content_type, "change"),
+            # Django's admin never changes its history; deleting a user in
+            # it deletes theirs.
+            staff_only(log_table, "UPDATE", LogEntry, "change"),
+            staff_only(log_table, "DELETE", user_model, "delete"),
         ]
     )
     return f"""SELECT set_config(
@@ -120,25 +132,31 @@ AS $$
 DECLARE
     allowed boolean;
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        allowed := {IS_OWNER}
-            OR NOT (NEW.{flags[0]} OR NEW.{flags[1]})
-            OR {staff_may_user};
+    IF {IS_OWNER} THEN
+        allowed := true;
+    ELSIF TG_OP = 'INSERT' THEN
+        -- The id the sequence just gave: none chosen in advance (a deleted
+        -- user's, or one the sequence would reach later).
+        BEGIN
+            allowed := NEW.{user_id} = currval(pg_get_serial_sequence(TG_RELID::regclass::text, '{user_id}'));
+        EXCEPTION WHEN object_not_in_prerequisite_state THEN
+            allowed := false;
+        END;
+        allowed := allowed
+            AND (NOT (NEW.{flags[0]} OR NEW.{flags[1]}) OR {staff_may_user});
     ELSIF TG_OP = 'UPDATE' THEN
-        allowed := {IS_OWNER}
-            OR (to_jsonb(NEW) - '{last_login}') = (to_jsonb(OLD) - '{last_login}')
+        allowed := (to_jsonb(NEW) - '{last_login}') = (to_jsonb(OLD) - '{last_login}')
             OR (OLD.{user_id} IS NOT DISTINCT FROM {ACTING_USER}
                 AND NEW.{user_id} = OLD.{user_id} AND {unchanged_flags})
             OR {staff_may_user};
     ELSE
-        allowed := {IS_OWNER}
-            OR OLD.{user_id} IS NOT DISTINCT FROM {ACTING_USER}
+        allowed := OLD.{user_id} IS NOT DISTINCT FROM {ACTING_USER}
             OR {STAFF_MAY_IN_FUNCTION}('{accounts}', '{{{delete_user}}}');
     END IF;
     -- Unknown (NULL) is refused too.
     IF allowed IS NOT TRUE THEN
         RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', MESSAGE = CASE TG_OP
-            WHEN 'INSERT' THEN 'a new staff or superuser account needs staff who may change users, in the admin'
+            WHEN 'INSERT' THEN 'a new user takes the next id of the sequence, and a staff or superuser account needs staff who may change users, in the admin'
             WHEN 'UPDATE' THEN format('user %s may be changed by that user only, and made staff, superuser or (in)active only by staff who may change users, in the admin', OLD.{user_id})
             ELSE format('user %s may be deleted by that user only, or by staff who may delete users, in the admin', OLD.{user_id})
         END;
@@ -167,7 +185,22 @@ BEGIN
     RETURN NEW;
 END
 $$;
-REVOKE ALL ON FUNCTION {USER_GUARD_FUNCTION}(), {STAFF_ONLY_FUNCTION}() FROM PUBLIC;
+CREATE FUNCTION {LOG_GUARD_FUNCTION}() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path FROM CURRENT
+AS $$
+BEGIN
+    -- Unknown (NULL) is refused too.
+    IF ({IS_OWNER} OR NEW.{log_user} = {ACTING_USER}) IS NOT TRUE THEN
+        RAISE EXCEPTION 'an entry of the admin''s history names the acting user, not user %', NEW.{log_user}
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END
+$$;
+REVOKE ALL ON FUNCTION {USER_GUARD_FUNCTION}(), {STAFF_ONLY_FUNCTION}(), {LOG_GUARD_FUNCTION}() FROM PUBLIC;
 CREATE TRIGGER {user_table}_guard BEFORE INSERT OR UPDATE OR DELETE ON {user_table}
     FOR EACH ROW EXECUTE FUNCTION {USER_GUARD_FUNCTION}();
+CREATE TRIGGER {log_table}_guard_insert BEFORE INSERT ON {log_table}
+    FOR EACH ROW EXECUTE FUNCTION {LOG_GUARD_FUNCTION}();
 {triggers}"""  # noqa: E501

@@ -12,6 +12,7 @@ import asyncio
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth import aauthenticate, authenticate
 from django.contrib.auth.hashers import MD5PasswordHasher, PBKDF2PasswordHasher
 from django.contrib.auth.models import Group, Permission
@@ -49,6 +50,8 @@ def alice_and_bob():
     TaskFactory.create_batch(2, owner=bob)
     with as_root():
         group = Group.objects.create(name="editors")
+        root = User.objects.get(username="suite-root")
+        LogEntry.objects.log_actions(root.pk, [bob], CHANGE, single_object=True)
     return alice, bob, group
 
 
@@ -163,6 +166,24 @@ def attacks(alice, bob, group):
             "DELETE FROM accounts_user WHERE id = %s",
             [bob.pk],
         ),
+        "sign up under an id chosen in advance": (
+            "INSERT INTO accounts_user (id, username, email, password, is_staff, "
+            "is_superuser, is_active, first_name, last_name, date_joined) "
+            "VALUES (%s, 'squatter', 's@example.com', '', false, false, true, "
+            "'', '', now())",
+            [bob.pk + 1000],
+        ),
+        "write the admin's history in bob's name": (
+            "INSERT INTO django_admin_log (action_time, user_id, object_id, "
+            "object_repr, action_flag, change_message) "
+            "VALUES (now(), %s, '1', 'task 1', 3, '')",
+            [bob.pk],
+        ),
+        "rewrite the admin's history": (
+            "UPDATE django_admin_log SET change_message = 'nothing happened'",
+            [],
+        ),
+        "erase the admin's history": ("DELETE FROM django_admin_log", []),
     }
 
 
@@ -185,7 +206,8 @@ def test_an_injected_statement_cannot_raise_privileges_or_reach_another_account(
             assert refused(runtime, statement, params), name
 
     assert {user.pk: stored(user) for user in (alice, bob)} == before
-    assert not User.objects.filter(username="mallory").exists()
+    assert not User.objects.filter(username__in=["mallory", "squatter"]).exists()
+    assert list(LogEntry.objects.values_list("change_message", flat=True)) == [""]
     with acting_as(bob):
         assert bob.tasks.count() == 2
 

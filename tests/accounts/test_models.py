@@ -3,6 +3,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from ownership.scope import acting_as
 from tests.factories import UserFactory
 from tests.privileges import as_root
 
@@ -95,7 +96,8 @@ def test_delete_user_removes_the_user_and_everything_theirs():
     kept = TaskFactory(owner=other)
     with as_root():
         user.groups.add(Group.objects.create(name="team"))
-    LogEntry.objects.log_actions(user.pk, [other], CHANGE, single_object=True)
+    with acting_as(user):  # An entry names the acting user (ownership/guards.py).
+        LogEntry.objects.log_actions(user.pk, [other], CHANGE, single_object=True)
 
     delete_user(user)
 

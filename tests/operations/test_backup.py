@@ -145,6 +145,7 @@ def test_restore_puts_back_the_grants_and_revokes_and_is_healthy(
         ).fetchall()
     assert rows == [
         ("todoproject_acting_user", True, True),
+        ("todoproject_guard_admin_log", False, True),
         ("todoproject_guard_staff_only", False, True),
         ("todoproject_guard_user", False, True),
         ("todoproject_staff_may", True, True),

@@ -38,25 +38,31 @@ AS $$
 DECLARE
     allowed boolean;
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        allowed := pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER')
-            OR NOT (NEW.is_staff OR NEW.is_superuser)
-            OR todoproject_staff_may_in('accounts', '{change_user}');
+    IF pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER') THEN
+        allowed := true;
+    ELSIF TG_OP = 'INSERT' THEN
+        -- The id the sequence just gave: none chosen in advance (a deleted
+        -- user's, or one the sequence would reach later).
+        BEGIN
+            allowed := NEW.id = currval(pg_get_serial_sequence(TG_RELID::regclass::text, 'id'));
+        EXCEPTION WHEN object_not_in_prerequisite_state THEN
+            allowed := false;
+        END;
+        allowed := allowed
+            AND (NOT (NEW.is_staff OR NEW.is_superuser) OR todoproject_staff_may_in('accounts', '{change_user}'));
     ELSIF TG_OP = 'UPDATE' THEN
-        allowed := pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER')
-            OR (to_jsonb(NEW) - 'last_login') = (to_jsonb(OLD) - 'last_login')
+        allowed := (to_jsonb(NEW) - 'last_login') = (to_jsonb(OLD) - 'last_login')
             OR (OLD.id IS NOT DISTINCT FROM todoproject_acting_user()
                 AND NEW.id = OLD.id AND NEW.is_staff = OLD.is_staff AND NEW.is_superuser = OLD.is_superuser AND NEW.is_active = OLD.is_active)
             OR todoproject_staff_may_in('accounts', '{change_user}');
     ELSE
-        allowed := pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER')
-            OR OLD.id IS NOT DISTINCT FROM todoproject_acting_user()
+        allowed := OLD.id IS NOT DISTINCT FROM todoproject_acting_user()
             OR todoproject_staff_may_in('accounts', '{delete_user}');
     END IF;
     -- Unknown (NULL) is refused too.
     IF allowed IS NOT TRUE THEN
         RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', MESSAGE = CASE TG_OP
-            WHEN 'INSERT' THEN 'a new staff or superuser account needs staff who may change users, in the admin'
+            WHEN 'INSERT' THEN 'a new user takes the next id of the sequence, and a staff or superuser account needs staff who may change users, in the admin'
             WHEN 'UPDATE' THEN format('user %s may be changed by that user only, and made staff, superuser or (in)active only by staff who may change users, in the admin', OLD.id)
             ELSE format('user %s may be deleted by that user only, or by staff who may delete users, in the admin', OLD.id)
         END;
@@ -85,9 +91,24 @@ BEGIN
     RETURN NEW;
 END
 $$;
-REVOKE ALL ON FUNCTION todoproject_guard_user(), todoproject_guard_staff_only() FROM PUBLIC;
+CREATE FUNCTION todoproject_guard_admin_log() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path FROM CURRENT
+AS $$
+BEGIN
+    -- Unknown (NULL) is refused too.
+    IF (pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER') OR NEW.user_id = todoproject_acting_user()) IS NOT TRUE THEN
+        RAISE EXCEPTION 'an entry of the admin''s history names the acting user, not user %', NEW.user_id
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END
+$$;
+REVOKE ALL ON FUNCTION todoproject_guard_user(), todoproject_guard_staff_only(), todoproject_guard_admin_log() FROM PUBLIC;
 CREATE TRIGGER accounts_user_guard BEFORE INSERT OR UPDATE OR DELETE ON accounts_user
     FOR EACH ROW EXECUTE FUNCTION todoproject_guard_user();
+CREATE TRIGGER django_admin_log_guard_insert BEFORE INSERT ON django_admin_log
+    FOR EACH ROW EXECUTE FUNCTION todoproject_guard_admin_log();
 CREATE TRIGGER accounts_user_user_permissions_guard_insert_update BEFORE INSERT OR UPDATE ON accounts_user_user_permissions
     FOR EACH ROW EXECUTE FUNCTION todoproject_guard_staff_only('accounts', 'change_user');
 CREATE TRIGGER accounts_user_user_permissions_guard_delete BEFORE DELETE ON accounts_user_user_permissions
@@ -110,5 +131,9 @@ CREATE TRIGGER auth_permission_guard_insert_update_delete BEFORE INSERT OR UPDAT
     FOR EACH ROW EXECUTE FUNCTION todoproject_guard_staff_only('auth', 'change_permission');
 CREATE TRIGGER django_content_type_guard_insert_update_delete BEFORE INSERT OR UPDATE OR DELETE ON django_content_type
     FOR EACH ROW EXECUTE FUNCTION todoproject_guard_staff_only('contenttypes', 'change_contenttype');
+CREATE TRIGGER django_admin_log_guard_update BEFORE UPDATE ON django_admin_log
+    FOR EACH ROW EXECUTE FUNCTION todoproject_guard_staff_only('admin', 'change_logentry');
+CREATE TRIGGER django_admin_log_guard_delete BEFORE DELETE ON django_admin_log
+    FOR EACH ROW EXECUTE FUNCTION todoproject_guard_staff_only('accounts', 'delete_user');
 
 COMMIT;
