@@ -12,10 +12,11 @@ policies.py). For the runtime role:
 
 - a user row: anyone may add one that is not staff nor superuser (sign-up),
   with the id its sequence gives, and change ``last_login`` alone (login);
-  the acting user may change and delete their own row, but not its staff,
-  superuser or active flags; anything else needs the staff scope of active
-  staff holding the user model's ``change_user`` (``delete_user`` to
-  delete), as the admin has;
+  the acting user may change and delete their own row, but not its staff
+  or superuser flags (activating an account once its email is confirmed,
+  or closing it, is the user's own); anything else needs the staff scope
+  of active staff holding the user model's ``change_user`` (``delete_user``
+  to delete), as the admin has;
 - the user's group and permission links, groups, their permissions, the
   permissions and content types themselves: the staff scope with the
   matching permission;
@@ -69,15 +70,12 @@ def create_account_guards() -> str:
     user_table = plain(user_model._meta.db_table)
     user_id = plain(user_model._meta.pk.column)
     flags = [column(user_model, name) for name in ("is_staff", "is_superuser")]
-    is_active = column(user_model, "is_active")
     last_login = column(user_model, "last_login")
     accounts = _label(user_model)
     change_user = _codename(user_model, "change")
     delete_user = _codename(user_model, "delete")
     staff_may_user = f"{STAFF_MAY_IN_FUNCTION}('{accounts}', '{{{change_user}}}')"
-    unchanged_flags = " AND ".join(
-        f"NEW.{name} = OLD.{name}" for name in [*flags, is_active]
-    )
+    unchanged_flags = " AND ".join(f"NEW.{name} = OLD.{name}" for name in flags)
 
     def staff_only(table: str, operations: str, model, *actions: str) -> str:
         arguments = ", ".join(
@@ -157,7 +155,7 @@ BEGIN
     IF allowed IS NOT TRUE THEN
         RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', MESSAGE = CASE TG_OP
             WHEN 'INSERT' THEN 'a new user takes the next id of the sequence, and a staff or superuser account needs staff who may change users, in the admin'
-            WHEN 'UPDATE' THEN format('user %s may be changed by that user only, and made staff, superuser or (in)active only by staff who may change users, in the admin', OLD.{user_id})
+            WHEN 'UPDATE' THEN format('user %s may be changed by that user only, and made staff or superuser only by staff who may change users, in the admin', OLD.{user_id})
             ELSE format('user %s may be deleted by that user only, or by staff who may delete users, in the admin', OLD.{user_id})
         END;
     END IF;

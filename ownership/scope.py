@@ -553,15 +553,17 @@ def staff_scope(user: User, *, using: str | None = None, atomic: bool = True):
 
     The database decides what that is: the policies read `user`'s staff
     status and task permissions from the auth tables (view or change to
-    see, add, change and delete to write). Anyone else sees only their own
-    tasks, as with ``acting_as``. ``atomic`` as for ``acting_as``.
+    see, add, change and delete to write), and the account guards their
+    user and group permissions (ownership/guards.py). Anyone else sees
+    only their own tasks, as with ``acting_as``. ``atomic`` as for
+    ``acting_as``.
     """
-    from .permissions import may_see_all_tasks
+    from .permissions import may_manage_accounts, may_see_all_tasks
 
-    if not may_see_all_tasks(user):
+    if not (may_see_all_tasks(user) or may_manage_accounts(user)):
         raise PermissionError(
-            f"staff_scope() is for active staff who may view or change tasks, "
-            f"not {user}."
+            "staff_scope() is for active staff who may view or change tasks, "
+            f"or manage users or groups, not {user}."
         )
     scope = _user_scope(user)
     return _Scoped(

@@ -4,12 +4,11 @@ The runtime role writes the user and auth tables, so a statement injected
 into one user's request could make that user staff and superuser, give
 them permissions, set another user's password or email, delete another
 user and, through the foreign key's cascade, their tasks, or write the
-admin's history in anyone's name. From here
-triggers refuse that unless the acting user's proof says so: a user
-changes only their own row, and never its staff, superuser or active
-flags; staff status, permissions, groups and other users' accounts need
-the staff scope of staff who hold the matching permission (the admin);
-the table's owner passes. ownership/guards.py says what each rule is for.
+admin's history in anyone's name. From here triggers refuse that unless
+the acting user's proof says so: a user changes only their own row, and
+never its staff or superuser flags; staff status, permissions, groups and
+other users' accounts need the staff scope of staff who hold the matching
+permission (the admin); the table's owner passes. ownership/guards.py says what each rule is for.
 The SQL is held here as text: it never changes.
 """
 
@@ -68,7 +67,7 @@ BEGIN
     ELSIF TG_OP = 'UPDATE' THEN
         allowed := (to_jsonb(NEW) - 'last_login') = (to_jsonb(OLD) - 'last_login')
             OR (OLD.id IS NOT DISTINCT FROM todoproject_acting_user()
-                AND NEW.id = OLD.id AND NEW.is_staff = OLD.is_staff AND NEW.is_superuser = OLD.is_superuser AND NEW.is_active = OLD.is_active)
+                AND NEW.id = OLD.id AND NEW.is_staff = OLD.is_staff AND NEW.is_superuser = OLD.is_superuser)
             OR todoproject_staff_may_in('accounts', '{change_user}');
     ELSE
         allowed := OLD.id IS NOT DISTINCT FROM todoproject_acting_user()
@@ -78,7 +77,7 @@ BEGIN
     IF allowed IS NOT TRUE THEN
         RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', MESSAGE = CASE TG_OP
             WHEN 'INSERT' THEN 'a new user takes the next id of the sequence, and a staff or superuser account needs staff who may change users, in the admin'
-            WHEN 'UPDATE' THEN format('user %s may be changed by that user only, and made staff, superuser or (in)active only by staff who may change users, in the admin', OLD.id)
+            WHEN 'UPDATE' THEN format('user %s may be changed by that user only, and made staff or superuser only by staff who may change users, in the admin', OLD.id)
             ELSE format('user %s may be deleted by that user only, or by staff who may delete users, in the admin', OLD.id)
         END;
     END IF;

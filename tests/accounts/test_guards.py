@@ -29,7 +29,7 @@ from ownership.policies import (
     USER_SETTING,
 )
 from ownership.proofs import proof
-from ownership.scope import ScopeConflict, acting_as
+from ownership.scope import ScopeConflict, acting_as, staff_scope
 from tests.factories import TaskFactory, UserFactory
 from tests.ownership.test_runtime_role import THROUGH_PGBOUNCER, connect_as_runtime_role
 from tests.privileges import as_root, grant
@@ -212,22 +212,53 @@ def test_an_injected_statement_cannot_raise_privileges_or_reach_another_account(
         assert bob.tasks.count() == 2
 
 
-def test_a_user_changes_their_own_account_but_not_its_flags(alice_and_bob, runtime):
+def test_a_user_changes_their_own_account_but_not_its_staff_flags(
+    alice_and_bob, runtime
+):
     alice, bob, _ = alice_and_bob
     with runtime.transaction():
         act_for(runtime, alice)
         runtime.execute(
-            "UPDATE accounts_user SET email = 'new@example.com', first_name = 'Al' "
-            "WHERE id = %s",
+            "UPDATE accounts_user SET email = 'new@example.com', first_name = 'Al', "
+            "is_active = false WHERE id = %s",
             [alice.pk],
         )
-        assert refused(
-            runtime,
-            "UPDATE accounts_user SET is_active = false WHERE id = %s",
-            [alice.pk],
-        )
+        for flag in ("is_staff", "is_superuser"):
+            assert refused(
+                runtime,
+                f"UPDATE accounts_user SET {flag} = true WHERE id = %s",
+                [alice.pk],
+            )
 
     assert stored(alice)["email"] == "new@example.com"
+    assert stored(alice)["active"] is False
+
+
+def test_an_account_is_activated_in_its_users_scope(alice_and_bob):
+    # Sign-up with an email to confirm: the confirming view, anonymous until
+    # then, saves in the user's scope (docs/api.md).
+    pending = UserFactory(username="pending", is_active=False)
+    pending.is_active = True
+    with pytest.raises(ProgrammingError, match=f"user {pending.pk} may be changed"):
+        pending.save(update_fields=["is_active"])
+
+    with acting_as(pending):
+        pending.save(update_fields=["is_active"])
+
+    assert User.objects.get(pk=pending.pk).is_active
+
+
+def test_staff_who_may_change_users_do_so_outside_the_admin(alice_and_bob):
+    # An API's view for account managers: staff_scope(), as the admin's.
+    _, bob, _ = alice_and_bob
+    grant(UserFactory(username="manager", is_staff=True), "change_user")
+    manager = User.objects.get(username="manager")
+    bob.is_staff = True
+
+    with staff_scope(manager):
+        bob.save(update_fields=["is_staff"])
+
+    assert stored(bob)["staff"] is True
 
 
 def test_a_user_deletes_their_own_account_and_tasks(alice_and_bob, runtime):
