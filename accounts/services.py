@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from django.db import connections, models, router
 
-from ownership.scope import acting_as
+from ownership.scope import acting_as, current_scope
 
 if TYPE_CHECKING:
     from .models import User
@@ -54,13 +54,18 @@ def delete_user(user: User) -> None:
     sent (the project has none); elsewhere (SQLite), and where such an app's
     rows have dependents of their own, this falls back to ``user.delete()``.
 
-    It runs in `user`'s own scope: in their request, or in code that no
-    user's request runs (a command, the admin's staff scope).
+    It runs in the staff scope in force (staff who may delete users: the
+    admin, or ``staff_scope()`` in a view), or else in `user`'s own: in
+    their request, or in code that no user's request runs (a command).
     """
     using = router.db_for_write(type(user), instance=user)
-    # The database lets a user's row go in that user's scope, or staff's
-    # who may delete users (ownership/guards.py). Inside another user's
-    # request this raises ScopeConflict: a request deletes its own user.
+    # The database lets a user's row go in that user's scope, or in the
+    # staff scope of staff who may delete users (ownership/guards.py).
+    # Inside another user's request acting_as() raises ScopeConflict: a
+    # request deletes its own user, or staff delete one in their scope.
+    if current_scope(using).staff:
+        _delete(user, using)
+        return
     with acting_as(user, using=using, atomic=False):
         _delete(user, using)
 

@@ -82,6 +82,7 @@ __all__ = [
     "NotVisible",
     "Scope",
     "ScopeConflict",
+    "StaffScopeRefused",
     "UnscopedQuery",
     "acting_as",
     "as_system",
@@ -125,6 +126,14 @@ class ScopeConflict(PermissionDenied):
     switch to the other user's rows. So does a request that carries two
     identities (a session of one user and a token of another). A
     ``PermissionDenied``: Django and DRF answer it with 403.
+    """
+
+
+class StaffScopeRefused(PermissionDenied, PermissionError):
+    """``staff_scope()`` was asked for someone it is not for.
+
+    A ``PermissionDenied`` (403 in Django and DRF) and, as before, a
+    ``PermissionError``.
     """
 
 
@@ -561,7 +570,7 @@ def staff_scope(user: User, *, using: str | None = None, atomic: bool = True):
     from .permissions import may_manage_accounts, may_see_all_tasks
 
     if not (may_see_all_tasks(user) or may_manage_accounts(user)):
-        raise PermissionError(
+        raise StaffScopeRefused(
             "staff_scope() is for active staff who may view or change tasks, "
             f"or manage users or groups, not {user}."
         )

@@ -55,15 +55,11 @@ BEGIN
     IF pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER') THEN
         allowed := true;
     ELSIF TG_OP = 'INSERT' THEN
-        -- The id the sequence just gave: none chosen in advance (a deleted
-        -- user's, or one the sequence would reach later).
-        BEGIN
-            allowed := NEW.id = currval(pg_get_serial_sequence(TG_RELID::regclass::text, 'id'));
-        EXCEPTION WHEN object_not_in_prerequisite_state THEN
-            allowed := false;
-        END;
-        allowed := allowed
-            AND (NOT (NEW.is_staff OR NEW.is_superuser) OR todoproject_staff_may_in('accounts', '{change_user}'));
+        -- A new id from the sequence, whatever the statement gave: none
+        -- chosen in advance (a deleted user's, whose old session cookies
+        -- would then log in to it, or one the sequence would reach later).
+        NEW.id := nextval(pg_get_serial_sequence(TG_RELID::regclass::text, 'id'));
+        allowed := NOT (NEW.is_staff OR NEW.is_superuser) OR todoproject_staff_may_in('accounts', '{change_user}');
     ELSIF TG_OP = 'UPDATE' THEN
         allowed := (to_jsonb(NEW) - 'last_login') = (to_jsonb(OLD) - 'last_login')
             OR (OLD.id IS NOT DISTINCT FROM todoproject_acting_user()
@@ -76,9 +72,9 @@ BEGIN
     -- Unknown (NULL) is refused too.
     IF allowed IS NOT TRUE THEN
         RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', MESSAGE = CASE TG_OP
-            WHEN 'INSERT' THEN 'a new user takes the next id of the sequence, and a staff or superuser account needs staff who may change users, in the admin'
-            WHEN 'UPDATE' THEN format('user %s may be changed by that user only, and made staff or superuser only by staff who may change users, in the admin', OLD.id)
-            ELSE format('user %s may be deleted by that user only, or by staff who may delete users, in the admin', OLD.id)
+            WHEN 'INSERT' THEN 'a new staff or superuser account needs the staff scope of staff who may change users (the admin, or staff_scope() in a view)'
+            WHEN 'UPDATE' THEN format('user %s may be changed in that user''s scope only (their request, or acting_as()), and made staff or superuser only in the staff scope of staff who may change users (the admin, or staff_scope() in a view)', OLD.id)
+            ELSE format('user %s may be deleted in that user''s scope only (their request, or acting_as()), or in the staff scope of staff who may delete users (the admin, or staff_scope() in a view)', OLD.id)
         END;
     END IF;
     IF TG_OP = 'DELETE' THEN
@@ -96,7 +92,7 @@ BEGIN
     IF (pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER')
         OR todoproject_staff_may_in(TG_ARGV[0], TG_ARGV[1:])) IS NOT TRUE
     THEN
-        RAISE EXCEPTION '% on % needs staff who may % (%), in the admin', TG_OP, TG_TABLE_NAME, array_to_string(TG_ARGV[1:], ' or '), TG_ARGV[0]
+        RAISE EXCEPTION '% on % needs the staff scope of staff who may % (%): the admin, or staff_scope() in a view', TG_OP, TG_TABLE_NAME, array_to_string(TG_ARGV[1:], ' or '), TG_ARGV[0]
             USING ERRCODE = 'insufficient_privilege';
     END IF;
     IF TG_OP = 'DELETE' THEN

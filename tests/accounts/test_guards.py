@@ -166,13 +166,6 @@ def attacks(alice, bob, group):
             "DELETE FROM accounts_user WHERE id = %s",
             [bob.pk],
         ),
-        "sign up under an id chosen in advance": (
-            "INSERT INTO accounts_user (id, username, email, password, is_staff, "
-            "is_superuser, is_active, first_name, last_name, date_joined) "
-            "VALUES (%s, 'squatter', 's@example.com', '', false, false, true, "
-            "'', '', now())",
-            [bob.pk + 1000],
-        ),
         "write the admin's history in bob's name": (
             "INSERT INTO django_admin_log (action_time, user_id, object_id, "
             "object_repr, action_flag, change_message) "
@@ -206,7 +199,7 @@ def test_an_injected_statement_cannot_raise_privileges_or_reach_another_account(
             assert refused(runtime, statement, params), name
 
     assert {user.pk: stored(user) for user in (alice, bob)} == before
-    assert not User.objects.filter(username__in=["mallory", "squatter"]).exists()
+    assert not User.objects.filter(username="mallory").exists()
     assert list(LogEntry.objects.values_list("change_message", flat=True)) == [""]
     with acting_as(bob):
         assert bob.tasks.count() == 2
@@ -326,7 +319,7 @@ def test_staff_who_may_delete_users_delete_one(alice_and_bob, runtime):
 
 
 def test_the_runtime_role_cannot_make_a_superuser_on_its_own():
-    with pytest.raises(ProgrammingError, match="needs staff who may change users"):
+    with pytest.raises(ProgrammingError, match="needs the staff scope of staff who"):
         User.objects.create_superuser("mallory", "m@example.com", "pw-123456")
     assert not User.objects.filter(username="mallory").exists()
 
@@ -414,8 +407,8 @@ def test_errors_name_what_is_needed(alice_and_bob, runtime):
             runtime.execute("DELETE FROM accounts_user WHERE id = %s", [bob.pk])
 
     assert str(raised.value).startswith(
-        f"user {bob.pk} may be deleted by that user only, or by staff who may "
-        "delete users"
+        f"user {bob.pk} may be deleted in that user's scope only (their request, "
+        "or acting_as()), or in the staff scope of staff who may delete users"
     )
 
 
@@ -439,3 +432,44 @@ def test_a_password_reset_saves_in_the_users_scope(alice_and_bob):
         form.save()
 
     assert authenticate(username="alice", password="a new long passphrase") == alice
+
+
+def test_a_sign_up_gets_a_new_id_whatever_it_asks_for(alice_and_bob, runtime):
+    # An id chosen in advance could be a deleted user's, whose old session
+    # cookies would log in to it, or one the sequence reaches later.
+    alice, bob, _ = alice_and_bob
+    with runtime.transaction():
+        act_for(runtime, alice)
+        for wanted, name in [(bob.pk + 1000, "later"), (None, "again")]:
+            if wanted is None:
+                runtime.execute("DELETE FROM accounts_user WHERE id = %s", [alice.pk])
+                wanted = alice.pk  # Deleted a statement ago.
+            (given,) = runtime.execute(
+                "INSERT INTO accounts_user (id, username, email, password, "
+                "is_staff, is_superuser, is_active, first_name, last_name, "
+                "date_joined) VALUES (%s, %s, %s, '', false, false, true, '', '', "
+                "now()) RETURNING id",
+                [wanted, name, f"{name}@example.com"],
+            ).fetchone()
+            assert given != wanted
+            assert given > bob.pk
+
+
+def test_staff_who_may_delete_users_delete_one_outside_the_admin(alice_and_bob):
+    _, bob, _ = alice_and_bob
+    grant(UserFactory(username="manager", is_staff=True), "delete_user")
+    manager = User.objects.get(username="manager")
+
+    with acting_as(manager, atomic=False), staff_scope(manager):
+        delete_user(bob)
+
+    assert not User.objects.filter(pk=bob.pk).exists()
+
+
+def test_staff_scope_refuses_with_403_for_staff_who_may_do_neither(alice_and_bob):
+    from django.core.exceptions import PermissionDenied
+
+    clerk = UserFactory(username="clerk", is_staff=True)
+
+    with pytest.raises(PermissionDenied, match="staff_scope"):
+        staff_scope(clerk)
