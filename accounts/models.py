@@ -117,10 +117,10 @@ class Session(AbstractBaseSession):
 
     session_key = SessionKeyDigestField(_("session key digest"), primary_key=True)
 
+    objects = SessionManager()
+
     class Meta(AbstractBaseSession.Meta):
         db_table = "accounts_session"
-
-    objects = SessionManager()
 
     @classmethod
     def get_session_store_class(cls):
