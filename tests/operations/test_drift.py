@@ -93,6 +93,21 @@ TAMPERING = [
         id="disabled-trigger",
     ),
     pytest.param(
+        ["ALTER TABLE accounts_user DISABLE TRIGGER accounts_user_guard"],
+        "trigger accounts_user_guard on accounts_user differs from what migrate "
+        "installed",
+        id="disabled-account-guard",
+    ),
+    pytest.param(
+        [
+            "DROP TRIGGER auth_group_permissions_guard_insert_update ON "
+            "auth_group_permissions"
+        ],
+        "trigger auth_group_permissions_guard_insert_update on "
+        "auth_group_permissions is missing",
+        id="dropped-account-guard",
+    ),
+    pytest.param(
         ["GRANT SELECT ON tasks_task_search TO {runtime}"],
         "privileges of {runtime} on tasks_task_search differs from what migrate "
         "installed",
