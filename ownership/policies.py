@@ -79,6 +79,11 @@ ACTING_USER = f"{ACTING_USER_FUNCTION}()"
 # migrations do; a name that would need quotes is refused, not quoted.
 PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
+# Each declared owned table by its name quoted, as Django's SQL writes it,
+# and its model: ``ownership.scope`` looks for them in statements that run
+# with no scope in force (ownership/unscoped.py).
+OWNED_TABLES: dict[str, type[Model]] = {}
+
 
 def plain(name: str) -> str:
     """Return `name`, a table or column, if SQL may write it without quotes."""
@@ -101,6 +106,9 @@ class Owned:
 
     model: type[Model]
     owner_field: str = "owner"
+
+    def __post_init__(self) -> None:
+        OWNED_TABLES[f'"{self.model._meta.db_table}"'] = self.model
 
     @property
     def table(self) -> str:

@@ -66,6 +66,7 @@ if TYPE_CHECKING:
 
 from .liveness import drop_if_dead
 from .policies import (
+    OWNED_TABLES,
     PROOF_SETTING,
     SCOPE_STAMP,
     STAFF_SETTING,
@@ -274,15 +275,17 @@ def statement_scope(execute, sql, params, many, context):
     puts the outer scope back.
     """
     connection = context["connection"]
+    if _resolving.get() or connection.vendor != "postgresql":
+        return execute(sql, params, many, context)
     frame = _innermost(connection.alias)
-    if (
-        frame is None
-        or not frame.per_statement
-        or _resolving.get()
-        or connection.vendor != "postgresql"
-    ):
+    if frame is None:
+        _check_unscoped(sql, connection.alias)
         return execute(sql, params, many, context)
     scope = frame.resolve()
+    if scope.user_id is None and not scope.system and not scope.staff:
+        _check_unscoped(sql, connection.alias)
+    if not frame.per_statement:
+        return execute(sql, params, many, context)
     if connection.in_atomic_block:
         frame.touched.add(connection.alias)
     elif scope == NOBODY:
@@ -305,6 +308,32 @@ def statement_scope(execute, sql, params, many, context):
     )
     cursor.nextset()
     return result
+
+
+# The statements that read, change or delete existing rows.
+_READS_ROWS = ("SELECT", "WITH", "UPDATE", "DELETE")
+
+
+def _check_unscoped(sql, alias: str) -> None:
+    """Warn, or raise, when `sql` reads an owned table with no scope in force.
+
+    What the querysets of owned models check for themselves, for the
+    statements that reach an owned table otherwise: a count annotated on
+    users, an ``Exists()`` on another model, raw SQL through a cursor. An
+    owned table is recognised by its quoted name (``"tasks_task"``), as
+    Django's SQL always writes it. Runs only when no scope is in force.
+    """
+    if not isinstance(sql, str) or not sql[:16].lstrip()[:6].upper().startswith(
+        _READS_ROWS
+    ):
+        return
+    for quoted, model in OWNED_TABLES.items():
+        if quoted in sql:
+            # ownership.unscoped imports this module.
+            from .unscoped import require_scope
+
+            require_scope(alias, model)
+            return
 
 
 # Connections not made by the project's backend (a settings dict parsed by

@@ -3,9 +3,12 @@
 import logging
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection
+from django.db.models import Count, Exists, OuterRef
 
 from ownership.scope import NotVisible, ScopeConflict, UnscopedQuery, acting_as
+from ownership.unscoped import unscoped_on_purpose
 from tasks import services
 from tasks.models import Task
 from tests.factories import TaskFactory
@@ -156,3 +159,30 @@ def test_unbound_writes_and_raw_reads_with_no_scope_are_errors_when_set(user, se
         list(Task.objects.raw("SELECT * FROM tasks_task"))
     with acting_as(user):
         assert Task.objects.filter(owner=user).update(completed=True) == 1
+
+
+def test_other_reads_of_tasks_with_no_scope_are_errors_when_set(user, settings):
+    # Not through the task queryset: the statement wrapper finds the table.
+    settings.UNSCOPED_QUERIES = "error"
+    TaskFactory(owner=user)
+    users = get_user_model().objects.filter(pk=user.pk)
+
+    with pytest.raises(UnscopedQuery):
+        list(users.annotate(count=Count("tasks")))
+    with pytest.raises(UnscopedQuery):
+        list(users.filter(Exists(Task.objects.filter(owner=OuterRef("pk")))))
+    with pytest.raises(UnscopedQuery), connection.cursor() as cursor:
+        cursor.execute('SELECT count(*) FROM "tasks_task"')
+    with acting_as(user):
+        assert [u.count for u in users.annotate(count=Count("tasks"))] == [1]
+
+
+def test_a_read_meant_to_run_with_no_scope_says_so(user, settings):
+    settings.UNSCOPED_QUERIES = "error"
+    TaskFactory(owner=user)
+
+    with unscoped_on_purpose(), connection.cursor() as cursor:
+        cursor.execute('SELECT count(*) FROM "tasks_task"')
+        assert cursor.fetchone() == (0,)
+    with pytest.raises(UnscopedQuery), connection.cursor() as cursor:
+        cursor.execute('SELECT count(*) FROM "tasks_task"')
