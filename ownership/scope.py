@@ -282,13 +282,14 @@ def statement_scope(execute, sql, params, many, context):
         _check_unscoped(sql, connection.alias)
         return execute(sql, params, many, context)
     scope = frame.resolve()
-    if scope.user_id is None and not scope.system and not scope.staff:
+    nobody = scope.user_id is None and not scope.system and not scope.staff
+    if nobody:
         _check_unscoped(sql, connection.alias)
     if not frame.per_statement:
         return execute(sql, params, many, context)
     if connection.in_atomic_block:
         frame.touched.add(connection.alias)
-    elif scope == NOBODY:
+    elif nobody:
         # Nobody to act for: no setting, no row.
         return execute(sql, params, many, context)
     cursor = context["cursor"]

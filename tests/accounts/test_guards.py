@@ -21,17 +21,9 @@ from psycopg import errors
 
 from accounts.models import User
 from accounts.services import delete_user
-from ownership.policies import (
-    PROOF_SETTING,
-    SCOPE_STAMP,
-    STAFF_SETTING,
-    TRANSACTION_SETTING,
-    USER_SETTING,
-)
-from ownership.proofs import proof
 from ownership.scope import ScopeConflict, acting_as, staff_scope
 from tests.factories import TaskFactory, UserFactory
-from tests.ownership.test_runtime_role import THROUGH_PGBOUNCER, connect_as_runtime_role
+from tests.ownership.test_runtime_role import act_for, connect_as_runtime_role
 from tests.privileges import as_root, grant
 
 pytestmark = [
@@ -61,30 +53,6 @@ def runtime():
         yield conn
         conn.rollback()
         conn.execute("DISCARD ALL")
-
-
-def act_for(conn, user, *, staff=False, signed_staff=None):
-    """Set `user` as the acting user, with the application's proof of it.
-
-    `signed_staff` is the staff flag the proof was made for, when it is not
-    the one set (a forgery).
-    """
-    pid = 0 if THROUGH_PGBOUNCER else conn.info.backend_pid
-    flag = "on" if staff else ""
-    signed = flag if signed_staff is None else signed_staff
-    conn.execute(
-        "SELECT set_config(%s, %s, true), set_config(%s, %s, true), "
-        f"set_config(%s, %s, true), set_config(%s, {SCOPE_STAMP}, true)",
-        [
-            USER_SETTING,
-            str(user.pk),
-            STAFF_SETTING,
-            flag,
-            PROOF_SETTING,
-            proof(user.pk, signed, pid),
-            TRANSACTION_SETTING,
-        ],
-    )
 
 
 def refused(conn, statement, params) -> bool:
@@ -192,7 +160,7 @@ def test_an_injected_statement_cannot_raise_privileges_or_reach_another_account(
     for name, (statement, params) in attacks(alice, bob, group).items():
         with runtime.transaction():
             if scope == "alice's proof":
-                act_for(runtime, alice)
+                act_for(runtime, alice, staff=False)
             elif scope == "alice's proof with the staff flag":
                 # Her proof is for no staff flag; the flag is signed.
                 act_for(runtime, alice, staff=True, signed_staff="")
@@ -210,7 +178,7 @@ def test_a_user_changes_their_own_account_but_not_its_staff_flags(
 ):
     alice, bob, _ = alice_and_bob
     with runtime.transaction():
-        act_for(runtime, alice)
+        act_for(runtime, alice, staff=False)
         runtime.execute(
             "UPDATE accounts_user SET email = 'new@example.com', first_name = 'Al', "
             "is_active = false WHERE id = %s",
@@ -257,7 +225,7 @@ def test_staff_who_may_change_users_do_so_outside_the_admin(alice_and_bob):
 def test_a_user_deletes_their_own_account_and_tasks(alice_and_bob, runtime):
     _, bob, _ = alice_and_bob
     with runtime.transaction():
-        act_for(runtime, bob)
+        act_for(runtime, bob, staff=False)
         runtime.execute("DELETE FROM accounts_user WHERE id = %s", [bob.pk])
 
     assert not User.objects.filter(pk=bob.pk).exists()
@@ -399,7 +367,7 @@ def test_delete_user_acts_for_that_user_only(alice_and_bob):
 def test_errors_name_what_is_needed(alice_and_bob, runtime):
     alice, bob, _ = alice_and_bob
     with runtime.transaction():
-        act_for(runtime, alice)
+        act_for(runtime, alice, staff=False)
         with (
             pytest.raises(errors.InsufficientPrivilege) as raised,
             runtime.transaction(),
@@ -439,7 +407,7 @@ def test_a_sign_up_gets_a_new_id_whatever_it_asks_for(alice_and_bob, runtime):
     # cookies would log in to it, or one the sequence reaches later.
     alice, bob, _ = alice_and_bob
     with runtime.transaction():
-        act_for(runtime, alice)
+        act_for(runtime, alice, staff=False)
         for wanted, name in [(bob.pk + 1000, "later"), (None, "again")]:
             if wanted is None:
                 runtime.execute("DELETE FROM accounts_user WHERE id = %s", [alice.pk])

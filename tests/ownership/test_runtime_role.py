@@ -78,15 +78,17 @@ def owners_seen(conn) -> set:
     return {owner for (owner,) in rows}
 
 
-def act_for(conn, user, *, staff):
+def act_for(conn, user, *, staff, signed_staff=None):
     """Set the acting user (and the staff scope) as the application would.
 
     With the application's proof, made with its key: what a request's own
     statements carry. tests/ownership/test_proofs.py tries the same
-    without the key.
+    without the key. `signed_staff` is the staff setting the proof was
+    made for, when it is not the one set (a forged flag).
     """
     pid = 0 if THROUGH_PGBOUNCER else conn.info.backend_pid
     staff_setting = "on" if staff else ""
+    signed = staff_setting if signed_staff is None else signed_staff
     conn.execute(
         "SELECT set_config(%s, %s, true), set_config(%s, %s, true), "
         f"set_config(%s, %s, true), set_config(%s, {SCOPE_STAMP}, true)",
@@ -96,7 +98,7 @@ def act_for(conn, user, *, staff):
             STAFF_SETTING,
             staff_setting,
             PROOF_SETTING,
-            proof(user.pk, staff_setting, pid),
+            proof(user.pk, signed, pid),
             TRANSACTION_SETTING,
         ],
     )
