@@ -1,4 +1,4 @@
-"""Upgrades from the first release, the newest and some commits between.
+"""Upgrades from every release and from some commits between.
 
 Each as an operator runs it: a new database is made by the suite's owner
 and migrated by the release's own code (``git archive`` of its commit,
@@ -48,9 +48,7 @@ from tests.utils import ROOT, default_database
 
 pytestmark = pytest.mark.postgresql
 
-FIRST, NEWEST = RELEASES[0], RELEASES[-1]
-SOURCES = [FIRST, NEWEST] if FIRST is not NEWEST else [FIRST]
-SOURCES += INTERMEDIATE
+SOURCES = [*RELEASES, *INTERMEDIATE]
 # Titles the seeding does not write: non-ASCII, where upper() and lower()
 # disagree, and LIKE's wildcard taken literally.
 TITLES = ["Ο λόγος της ημέρας", "Pay 100% of the ΛΌΓΟΣ bill", "Straße fegen"]
