@@ -58,6 +58,7 @@ PROOF_SETTING = "todoproject.proof"
 
 STAFF_FUNCTION = "todoproject_staff_may"
 ACTING_USER_FUNCTION = "todoproject_acting_user"
+SYSTEM_FUNCTION = "todoproject_system_may"
 KEY_TABLE = "todoproject_scope_key"
 
 # The permissions (actions of ``get_permission_codename``) that open a row
@@ -164,12 +165,12 @@ def system_condition(owned: Owned) -> str:
 
     Needs no transaction check: only the owner, which could lift the
     policies anyway, may use it (pg_dump sets it for its session). The
-    catalogue is asked only when the setting is on, once per statement.
+    catalogue is asked (``todoproject_system_may``) only when the setting
+    is on, once per statement.
     """
     return (
         f"(SELECT CASE WHEN current_setting('{SYSTEM_SETTING}', true) = 'on' "
-        "THEN (SELECT pg_has_role(current_user, relowner, 'USAGE') FROM pg_class "
-        f"WHERE oid = '{owned.table}'::regclass) ELSE false END)"
+        f"THEN {SYSTEM_FUNCTION}('{owned.table}'::regclass) ELSE false END)"
     )
 
 
@@ -185,52 +186,92 @@ def staff_may(*codenames: str) -> str:
 # The proof: "<expiry, epoch seconds>:<backend pid, or 0>:<hex HMAC>" of
 # "<user id>:<staff setting>:<expiry>:<pid>". The key is stored as its two
 # HMAC pads (key XOR ipad, key XOR opad), so that PostgreSQL's own sha256()
-# computes the HMAC without pgcrypto. Each test guards the casts after it
-# (CASE evaluates in order), so no setting makes the statement fail. A pid
-# of 0 binds to no backend: behind a pooler in transaction mode the
-# application cannot know which backend runs its statement.
-VERIFY_ACTING_USER = f"""
-    SELECT CASE WHEN {IN_SCOPE}
-        AND claim.user_id ~ '^[1-9][0-9]{{0,17}}$'
-        AND claim.proof ~ '^[0-9]{{1,12}}:[0-9]{{1,10}}:[0-9a-f]{{64}}$'
-    THEN (
-        SELECT claim.user_id::bigint
-        WHERE split_part(claim.proof, ':', 1)::bigint > extract(epoch FROM now())
-          AND split_part(claim.proof, ':', 2)::bigint IN (0, pg_backend_pid())
-          AND EXISTS (
-              SELECT FROM {KEY_TABLE} k
-              WHERE (k.retire_at IS NULL OR k.retire_at > now())
-                AND sha256(k.outer_pad || sha256(k.inner_pad || convert_to(
-                        claim.user_id || ':' || claim.staff || ':'
-                        || split_part(claim.proof, ':', 1) || ':'
-                        || split_part(claim.proof, ':', 2), 'UTF8')))
-                    = decode(split_part(claim.proof, ':', 3), 'hex'))
-    ) END
-    FROM (SELECT
-        coalesce(current_setting('{USER_SETTING}', true), '') AS user_id,
-        coalesce(current_setting('{STAFF_SETTING}', true), '') AS staff,
-        coalesce(current_setting('{PROOF_SETTING}', true), '') AS proof
-    ) AS claim
-"""
-
+# computes the HMAC without pgcrypto. A pid of 0 binds to no backend:
+# behind a pooler in transaction mode the application cannot know which
+# backend runs its statement.
+#
+# No setting makes the verifier fail, and nothing is cast before the HMAC
+# matched: the HMAC is compared as hex text, and only then are the expiry,
+# the pid and the user id, which the application signed as digits, read as
+# numbers. (The signed message holds exactly three colons, so a match
+# means the same user, staff setting, expiry and pid: none of them can
+# borrow a colon from another.)
+#
 # PL/pgSQL, not SQL: a SQL function that cannot be inlined (SECURITY
-# DEFINER) is planned again at every statement that calls it, about 180 us
-# here, where PL/pgSQL keeps its plan for the session (about 35 us).
-# SECURITY DEFINER: they run as the owner, so the objects they name must be
-# the owner's. Their search_path is the schema the migration runs in, then
-# pg_temp explicitly last: unlisted, pg_temp would be searched first, and a
-# temporary view named like an auth table would run as the owner. The
-# acting user's function comes first: the staff function calls it.
+# DEFINER) is planned again at every statement that calls it. No SET
+# clause: applying one (search_path) at every call cost about 35 us a
+# statement, as much as the rest of the check. Instead every name in the
+# body is qualified: the key table by the schema the migration runs in
+# (format()'s %1$I), functions and types by pg_catalog, operators by
+# OPERATOR(pg_catalog.x); so no search_path a caller sets, pg_temp first
+# or a schema before pg_catalog, can put an object of its own in their
+# place.
+VERIFY_ACTING_USER = f"""
+DECLARE
+    claimed pg_catalog.text;
+    proof pg_catalog.text[];
+    stamp pg_catalog.text := pg_catalog.current_setting('{TRANSACTION_SETTING}', true);
+BEGIN
+    IF stamp IS NULL OR stamp OPERATOR(pg_catalog.<>)
+            (extract(epoch FROM pg_catalog.now()) OPERATOR(pg_catalog.*) 1000000)::bigint::pg_catalog.text THEN
+        RETURN NULL;
+    END IF;
+    claimed := pg_catalog.current_setting('{USER_SETTING}', true);
+    proof := pg_catalog.string_to_array(pg_catalog.current_setting('{PROOF_SETTING}', true), ':');
+    PERFORM FROM %1$I.{KEY_TABLE} k
+    WHERE (k.retire_at IS NULL OR k.retire_at OPERATOR(pg_catalog.>) pg_catalog.now())
+      AND pg_catalog.encode(pg_catalog.sha256(k.outer_pad OPERATOR(pg_catalog.||)
+              pg_catalog.sha256(k.inner_pad OPERATOR(pg_catalog.||) pg_catalog.convert_to(
+                  claimed OPERATOR(pg_catalog.||) ':'
+                  OPERATOR(pg_catalog.||) coalesce(pg_catalog.current_setting('{STAFF_SETTING}', true), '')
+                  OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) proof[1]
+                  OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) proof[2], 'UTF8'))), 'hex')
+          OPERATOR(pg_catalog.=) proof[3];
+    IF NOT FOUND
+        OR proof[1]::bigint OPERATOR(pg_catalog.<=) extract(epoch FROM pg_catalog.now())
+        OR (proof[2]::bigint OPERATOR(pg_catalog.<>) 0
+            AND proof[2]::bigint OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()) THEN
+        RETURN NULL;
+    END IF;
+    RETURN claimed::bigint;
+END
+"""  # noqa: E501
+
+# The acting user's function is made through format(), which names the
+# schema the migration runs in. The staff function keeps its SET clause
+# (it runs in the admin only): its search_path is that schema, then
+# pg_temp explicitly last. Unlisted, pg_temp would be searched first, and
+# a temporary view named like an auth table would run as the owner.
+# SECURITY DEFINER: they run as the owner, so the objects they name must
+# be the owner's. The acting user's function comes first: the staff
+# function calls it.
 CREATE_ACTING_USER_FUNCTION = f"""
+DO $do$
+BEGIN
+    EXECUTE pg_catalog.format($sql$
+CREATE FUNCTION %1$I.{ACTING_USER_FUNCTION}() RETURNS bigint
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+AS $fn${VERIFY_ACTING_USER}$fn$
+$sql$, pg_catalog.current_schema());
+END
+$do$;
 SELECT set_config(
     'search_path', quote_ident(current_schema()) || ', pg_temp', true
 );
-CREATE FUNCTION {ACTING_USER_FUNCTION}() RETURNS bigint
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path FROM CURRENT
+"""
+
+# Whether the session's role may act as the table's owner: asked only when
+# the system setting is on (the policy's CASE). PL/pgSQL, so that the
+# policies plan a function call rather than a query of pg_class (about 30
+# us a statement). It runs as the caller: the runtime role, which owns
+# nothing, gets false.
+CREATE_SYSTEM_FUNCTION = f"""
+CREATE FUNCTION {SYSTEM_FUNCTION}(tbl regclass) RETURNS boolean
+    LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
-    RETURN ({VERIFY_ACTING_USER});
+    RETURN (SELECT pg_catalog.pg_has_role(CURRENT_USER, c.relowner, 'USAGE')
+            FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) tbl);
 END
 $$;
 """
@@ -253,7 +294,7 @@ def column_to(through: type[Model], model: type[Model]) -> str:
 
 
 def create_staff_function(owned: Owned) -> str:
-    """Return the SQL that creates the acting user's and the staff function.
+    """Return the SQL that creates the acting user's, the system and the staff function.
 
     The staff function answers, as ``ModelBackend.has_perm`` does, whether
     the acting user is active staff and a superuser or holds one of the
@@ -262,7 +303,7 @@ def create_staff_function(owned: Owned) -> str:
     their metadata names them. It is for one app's permissions (tasks');
     ``ownership.guards`` adds one that takes the app label as an argument.
     """
-    return f"""{CREATE_ACTING_USER_FUNCTION}CREATE FUNCTION {STAFF_FUNCTION}(codenames text[]) RETURNS boolean
+    return f"""{CREATE_ACTING_USER_FUNCTION}{CREATE_SYSTEM_FUNCTION}CREATE FUNCTION {STAFF_FUNCTION}(codenames text[]) RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path FROM CURRENT
 AS $$

@@ -150,6 +150,7 @@ def test_restore_puts_back_the_grants_and_revokes_and_is_healthy(
         ("todoproject_guard_user", False, True),
         ("todoproject_staff_may", True, True),
         ("todoproject_staff_may_in", True, True),
+        ("todoproject_system_may", True, True),
         ("todoproject_task_search_add", False, True),
         ("todoproject_task_search_empty", False, True),
         ("todoproject_task_search_forget", False, True),

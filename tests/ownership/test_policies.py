@@ -49,7 +49,7 @@ def policy_statements(sql: str) -> dict[str, str]:
 # moves its entry here.
 LATEST = {
     "task_owner": ("0009", "ALTER POLICY"),
-    "task_system": ("0003", "CREATE POLICY"),
+    "task_system": ("0011", "ALTER POLICY"),
     "task_staff_select": ("0003", "CREATE POLICY"),
     "task_staff_insert": ("0003", "CREATE POLICY"),
     "task_staff_update": ("0003", "CREATE POLICY"),
@@ -69,15 +69,23 @@ def test_dropping_the_policies_is_what_0003_runs_backwards():
     assert policies.drop_policies(OWNED) in held("0003", backwards=True)
 
 
-def test_the_rendered_functions_are_the_ones_tasks_0009_installed():
-    # 0009 replaced the staff function that 0003 had created.
-    rendered = policies.create_staff_function(OWNED).replace(
-        f"CREATE FUNCTION {policies.STAFF_FUNCTION}(",
-        f"CREATE OR REPLACE FUNCTION {policies.STAFF_FUNCTION}(",
+def test_the_rendered_functions_are_the_ones_tasks_0009_and_0011_installed():
+    # 0009 replaced the staff function that 0003 had created; 0011 replaced
+    # the acting user's function and added the system function.
+    rendered = policies.create_staff_function(OWNED)
+    staff = rendered[rendered.index(f"CREATE FUNCTION {policies.STAFF_FUNCTION}(") :]
+    acting = policies.CREATE_ACTING_USER_FUNCTION.replace(
+        "CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"
     )
 
-    assert rendered.count("CREATE FUNCTION") == 1
-    assert rendered in held("0009")
+    assert rendered.count("CREATE FUNCTION") == 3
+    assert rendered == (
+        policies.CREATE_ACTING_USER_FUNCTION + policies.CREATE_SYSTEM_FUNCTION + staff
+    )
+    assert staff.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION") in held(
+        "0009"
+    )
+    assert acting + policies.CREATE_SYSTEM_FUNCTION in held("0011")
 
 
 def test_the_search_sql_built_from_the_declaration_is_what_tasks_0006_installed():
@@ -88,7 +96,7 @@ def test_the_search_sql_built_from_the_declaration_is_what_tasks_0006_installed(
 # What every database migrated so far recorded (operations/integrity.py):
 # another digest would make the next migrate of each reinstall the
 # definitions. Change it only with a migration that changes them.
-RECORDED_DIGEST = "b810befb17b81ac3fce20a833398fc74b91f5e5886981be2b0e84c060298f4bf"
+RECORDED_DIGEST = "15d42def30f41b5e3d4de3aae9431569e577f09e93b4d330ec9a0812c1a92257"
 
 
 def test_the_definitions_digest_is_the_one_migrated_databases_recorded():
@@ -135,7 +143,7 @@ def test_the_policies_name_the_declared_models_table_column_and_permissions(note
         "note_system",
     ]
     assert "written_by = (SELECT todoproject_acting_user())" in rendered
-    assert "oid = 'shared_notes'::regclass" in rendered
+    assert "todoproject_system_may('shared_notes'::regclass)" in rendered
     assert "todoproject_staff_may('{view_note,change_note}')" in rendered
     assert "tasks" not in rendered
     assert "DROP POLICY note_owner ON shared_notes;" in policies.drop_policies(owned)

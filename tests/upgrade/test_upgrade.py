@@ -30,6 +30,7 @@ import pytest
 from django.db import connections
 
 from accounts.models import User
+from operations import integrity
 from ownership.scope import acting_as, staff_scope
 from tasks.models import Task
 from tasks.search import task_ids_titled
@@ -175,6 +176,10 @@ def test_every_row_is_kept_by_the_upgrade(upgraded, servers):
         after = rows(conn, upgraded.columns_before)
 
     for table, before in upgraded.rows_before.items():
+        if table == integrity.RECORD_TABLE:
+            # Not data: migrate's record of the definitions it installed,
+            # rewritten when they change (operations/integrity.py).
+            continue
         assert before <= after[table], f"{table} lost or changed rows"
     for table in ("accounts_user", "tasks_task"):
         assert after[table] == upgraded.rows_before[table], table
