@@ -172,10 +172,8 @@ def get_tasks(owner: User, *, completed: bool | None = None) -> TaskQuerySet:
     _check_owner(owner)
     if completed is not None and not isinstance(completed, bool):
         raise TypeError(f"completed must be True, False or None, not {completed!r}.")
-    tasks = Task.objects.for_owner(owner).newest_first()
-    if completed is not None:
-        tasks = tasks.filter(completed=completed)
-    return tasks
+    lookups = {} if completed is None else {"completed": completed}
+    return Task.objects.for_owner(owner, **lookups).newest_first()
 
 
 class TaskCounts(NamedTuple):
@@ -207,7 +205,7 @@ def get_task(owner: User, task_id: int) -> Task:
     pk = _parse_task_id(task_id)
     # A slice, not get(): get() would fetch up to 21 rows to report
     # duplicates that a primary key cannot have.
-    found = list(Task.objects.for_owner(owner).filter(pk=pk).order_by()[:1])
+    found = list(Task.objects.for_owner(owner, pk=pk).order_by()[:1])
     if not found:
         raise _not_found(task_id)
     return found[0]
