@@ -195,7 +195,10 @@ def staff_may(*codenames: str) -> str:
 # the pid and the user id, which the application signed as digits, read as
 # numbers. (The signed message holds exactly three colons, so a match
 # means the same user, staff setting, expiry and pid: none of them can
-# borrow a colon from another.)
+# borrow a colon from another.) The message's bytes are taken in the
+# database's own encoding, which converts nothing: a conversion to another
+# one would be looked up through the caller's search_path. What the
+# application signs is ASCII, the same bytes in every server encoding.
 #
 # PL/pgSQL, not SQL: a SQL function that cannot be inlined (SECURITY
 # DEFINER) is planned again at every statement that calls it. No SET
@@ -218,6 +221,9 @@ BEGIN
     END IF;
     claimed := pg_catalog.current_setting('{USER_SETTING}', true);
     proof := pg_catalog.string_to_array(pg_catalog.current_setting('{PROOF_SETTING}', true), ':');
+    IF proof IS NULL OR pg_catalog.cardinality(proof) OPERATOR(pg_catalog.<>) 3 THEN
+        RETURN NULL;
+    END IF;
     PERFORM FROM %1$I.{KEY_TABLE} k
     WHERE (k.retire_at IS NULL OR k.retire_at OPERATOR(pg_catalog.>) pg_catalog.now())
       AND pg_catalog.encode(pg_catalog.sha256(k.outer_pad OPERATOR(pg_catalog.||)
@@ -225,7 +231,8 @@ BEGIN
                   claimed OPERATOR(pg_catalog.||) ':'
                   OPERATOR(pg_catalog.||) coalesce(pg_catalog.current_setting('{STAFF_SETTING}', true), '')
                   OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) proof[1]
-                  OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) proof[2], 'UTF8'))), 'hex')
+                  OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) proof[2],
+                  pg_catalog.getdatabaseencoding()))), 'hex')
           OPERATOR(pg_catalog.=) proof[3];
     IF NOT FOUND
         OR proof[1]::bigint OPERATOR(pg_catalog.<=) extract(epoch FROM pg_catalog.now())

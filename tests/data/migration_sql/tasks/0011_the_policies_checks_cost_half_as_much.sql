@@ -22,6 +22,9 @@ BEGIN
     END IF;
     claimed := pg_catalog.current_setting('todoproject.user_id', true);
     proof := pg_catalog.string_to_array(pg_catalog.current_setting('todoproject.proof', true), ':');
+    IF proof IS NULL OR pg_catalog.cardinality(proof) OPERATOR(pg_catalog.<>) 3 THEN
+        RETURN NULL;
+    END IF;
     PERFORM FROM %1$I.todoproject_scope_key k
     WHERE (k.retire_at IS NULL OR k.retire_at OPERATOR(pg_catalog.>) pg_catalog.now())
       AND pg_catalog.encode(pg_catalog.sha256(k.outer_pad OPERATOR(pg_catalog.||)
@@ -29,7 +32,8 @@ BEGIN
                   claimed OPERATOR(pg_catalog.||) ':'
                   OPERATOR(pg_catalog.||) coalesce(pg_catalog.current_setting('todoproject.staff', true), '')
                   OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) proof[1]
-                  OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) proof[2], 'UTF8'))), 'hex')
+                  OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) proof[2],
+                  pg_catalog.getdatabaseencoding()))), 'hex')
           OPERATOR(pg_catalog.=) proof[3];
     IF NOT FOUND
         OR proof[1]::bigint OPERATOR(pg_catalog.<=) extract(epoch FROM pg_catalog.now())
