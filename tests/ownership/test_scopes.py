@@ -229,3 +229,17 @@ def test_a_bound_queryset_reads_again_after_an_update_emptied_it(user):
     tasks.update(completed=True)
 
     assert [task.completed for task in tasks] == [True, True]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_for_owner_with_lookups_filters_and_binds_in_one_call(user, other_user):
+    mine = TaskFactory(owner=user, title="Mine", completed=True)
+    TaskFactory(owner=user, title="Mine too", completed=False)
+    theirs = TaskFactory(owner=other_user, title="Theirs", completed=True)
+
+    # Evaluated with no scope in force: the bound owner acts.
+    assert list(Task.objects.for_owner(user, pk=mine.pk)) == [mine]
+    assert list(Task.objects.for_owner(user, completed=True)) == [mine]
+    # Another user's id matches nothing, as in the services.
+    assert list(Task.objects.for_owner(user, pk=theirs.pk)) == []
+    assert Task.objects.for_owner(other_user, pk=theirs.pk).get() == theirs
