@@ -46,7 +46,7 @@ from contextlib import (
 )
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from functools import lru_cache, wraps
+from functools import wraps
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
@@ -238,20 +238,15 @@ def scope_settings_sql(scope: Scope, connection) -> str:
     Only digits, hex and fixed words are interpolated, so this SQL can be
     glued in front of any statement without parameters of its own.
     """
+    user_id = "" if scope.user_id is None else str(int(scope.user_id))
+    system = "on" if scope.system else ""
     staff = "on" if scope.staff else ""
     signed = ""
     if scope.user_id is not None:
         signed = proof(int(scope.user_id), staff, backend_pid(connection))
-    return _settings_sql(scope.user_id, scope.system, staff, signed)
-
-
-@lru_cache(maxsize=4096)
-def _settings_sql(user_id: int | None, system: bool, staff: str, signed: str) -> str:
-    # Built once per proof: a statement pays a dictionary lookup.
-    user = "" if user_id is None else str(int(user_id))
     return (
-        f"SELECT set_config('{USER_SETTING}', '{user}', true), "
-        f"set_config('{SYSTEM_SETTING}', '{'on' if system else ''}', true), "
+        f"SELECT set_config('{USER_SETTING}', '{user_id}', true), "
+        f"set_config('{SYSTEM_SETTING}', '{system}', true), "
         f"set_config('{STAFF_SETTING}', '{staff}', true), "
         f"set_config('{PROOF_SETTING}', '{signed}', true), "
         f"set_config('{TRANSACTION_SETTING}', {SCOPE_STAMP}, true)"
