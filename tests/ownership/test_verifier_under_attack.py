@@ -97,7 +97,7 @@ LOOK_ALIKE_OPERATORS = [
 
 
 @pytest.fixture
-def hostile(superuser_cursor, settings):
+def hostile(superuser_cursor):
     """The worst case: the runtime role with TEMP and a schema of its own."""
     role = connection.settings_dict["USER"]
     database = connection.settings_dict["NAME"]
@@ -134,7 +134,7 @@ def hostile(superuser_cursor, settings):
         )
 
 
-def attacker_keys(conn, settings):
+def attacker_keys(conn):
     """Key tables of the attacker's own key in pg_temp and look_alike."""
     secret = "the attacker's own secret"
     inner, outer = pads(scope_key(secret))
@@ -166,7 +166,7 @@ def test_no_look_alike_is_ever_resolved_and_a_real_proof_still_works(
     alice, bob = alice_and_bob
     conn = hostile
     with conn.transaction():
-        secret = attacker_keys(conn, settings)
+        secret = attacker_keys(conn)
         conn.execute(f"SET LOCAL search_path = {HOSTILE_PATH}")
         # The look-alikes are live: an unqualified name picks them.
         for probe in ("SELECT now()", "SELECT 'a'::pg_catalog.text = 'b'"):
@@ -204,7 +204,7 @@ def test_plans_cached_under_one_search_path_are_not_fooled_by_another(
     real_secret = settings.SECRET_KEY
     for _ in range(7):
         with conn.transaction():
-            secret = attacker_keys(conn, settings)
+            secret = attacker_keys(conn)
             conn.execute(f"SET LOCAL search_path = {HOSTILE_PATH}")
             settings.SECRET_KEY = secret
             set_scope(conn, bob.pk, proof(bob.pk, "", pid_of(conn)), path=HOSTILE_PATH)
